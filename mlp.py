@@ -1,0 +1,1325 @@
+"""A multilayer perceptron in one file of numpy: feedforward, backpropagation, training.
+
+Copy this file into a project, run ``python mlp.py`` to watch a network learn MNIST, or read
+it top to bottom: the code follows the data, from activations and losses through the
+Network (feedforward, backprop, fit) to the optimizers, the MNIST loader and the demo.
+
+Notation. A batch X holds n samples, one per row. Layer l = 1..L has weights W^l of shape
+(sizes[l-1], sizes[l]) and biases b^l of shape (sizes[l],), so a whole batch goes through a
+layer in one matrix product. In the code, lists count from 0: weights[l-1] is W^l, zs[l-1]
+is z^l, activations[l] is a^l and activations[0] is X. Y is the target matrix, one row per
+sample (integer labels become one-hot rows). "*" is the elementwise product, "@" the matrix
+product, ^T a transpose.
+
+Forward pass, for l = 1..L:
+    (1)  z^l = a^(l-1) @ W^l + b^l                        pre-activation, a^0 = X
+    (2)  a^l = f_l(z^l)                                    activation, f_L the output's
+   (2d)  a^l = a^l * m^l / (1 - p)                         dropout on hidden layers, training
+                                                           only: m^l is 1 with probability 1 - p
+
+The objective that training minimises, for a loss L(a, y) per row:
+    (3)  C = 1/n sum_i L(a^L_i, Y_i) + l2/2 sum_l ||W^l||^2
+
+Backward pass: delta^l = dC/dz^l, shaped like z^l.
+    (4)  delta^L = L'(a^L, Y) * f_L'(z^L) / n              L' = dL/da, at the output
+   (4n)  delta^L = (a^L - Y) / n                           for the natural pairs, softmax with
+                                                           cross-entropy and sigmoid with binary
+                                                           cross-entropy: the factors cancel
+    (5)  delta^l = (delta^(l+1) @ W^(l+1)^T) * f_l'(z^l)   for l = L-1..1 (times m^l / (1 - p)
+                                                           where dropout was applied)
+    (6)  dC/dW^l = a^(l-1)^T @ delta^l + l2 W^l
+    (7)  dC/db^l = sum of the rows of delta^l
+
+Update, for every parameter theta with gradient g, learning rate eta, once per mini-batch:
+    (8)  SGD with momentum mu:  v = mu v - eta g;  theta = theta + v
+                                (Nesterov: theta = theta + mu v - eta g)
+    (9)  Adam, step t:  m = b1 m + (1 - b1) g;  v = b2 v + (1 - b2) g^2;
+                        theta = theta - eta m_hat / (sqrt(v_hat) + eps),
+                        with m_hat = m / (1 - b1^t) and v_hat = v / (1 - b2^t)
+
+Quick start:
+
+    import mlp
+    (X, y), (X_test, y_test) = mlp.load_mnist()
+    net = mlp.Network([784, 128, 128, 10], hidden="relu", output="softmax", seed=0)
+    history = net.fit(X, y, epochs=10, validation_split=0.1)
+    print(net.evaluate(X_test, y_test))     # {'loss': ..., 'accuracy': ...}
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import gzip
+import hashlib
+import math
+import os
+import signal
+import struct
+import sys
+import threading
+import time
+import urllib.request
+import warnings
+import zlib
+from typing import Callable, NamedTuple, Sequence
+
+import numpy as np
+import numpy.typing as npt
+
+__all__ = [
+    "ACTIVATIONS", "LOSSES", "SCHEDULES", "Network", "Optimizer", "SGD", "Adam",
+    "random_shift", "load_mnist", "main",
+]
+
+
+def _underflow_is_zero(function: Callable) -> Callable:
+    """Run function with numpy's underflow ignored. A result too small for the dtype, such as
+    e^-1000, rounds to 0, which is right here; under np.errstate(all="raise") numpy would stop
+    the computation for it instead. Overflow, division by zero and NaN still count."""
+    @functools.wraps(function)
+    def wrapper(*args, **kwargs):
+        with np.errstate(under="ignore"):
+            return function(*args, **kwargs)
+    return wrapper
+
+
+# ============================================================================ activations
+# Each activation is a function f and its derivative f', both taken at the pre-activation z,
+# elementwise. None of them changes its argument, and each keeps its dtype.
+
+def identity(z: np.ndarray) -> np.ndarray:
+    """f(z) = z, as a copy, so that changing an activation never changes a z."""
+    return z.copy()
+
+
+def identity_prime(z: np.ndarray) -> np.ndarray:
+    return np.ones_like(z)
+
+
+def sigmoid(z: np.ndarray) -> np.ndarray:
+    """f(z) = 1 / (1 + e^-z), written (1 + tanh(z/2)) / 2: the same values, but no exp to overflow."""
+    return 0.5 * (1.0 + np.tanh(0.5 * z))
+
+
+def sigmoid_prime(z: np.ndarray) -> np.ndarray:
+    """f'(z) = f(z) (1 - f(z)), at the pre-activation z (not at the activation f(z))."""
+    s = sigmoid(z)
+    return s * (1.0 - s)
+
+
+def tanh(z: np.ndarray) -> np.ndarray:
+    return np.tanh(z)
+
+
+def tanh_prime(z: np.ndarray) -> np.ndarray:
+    """f'(z) = 1 - tanh(z)^2."""
+    return 1.0 - np.tanh(z) ** 2
+
+
+def relu(z: np.ndarray) -> np.ndarray:
+    """f(z) = max(z, 0), in a new array."""
+    return np.maximum(z, 0)
+
+
+def relu_prime(z: np.ndarray) -> np.ndarray:
+    """f'(z) = 1 where z > 0, else 0 (taking 0 at the kink)."""
+    return (z > 0).astype(z.dtype)
+
+
+def leaky_relu(z: np.ndarray) -> np.ndarray:
+    """f(z) = z for z > 0, else 0.01 z; max() picks the right one because the slope is below 1."""
+    return np.maximum(z, 0.01 * z)
+
+
+def leaky_relu_prime(z: np.ndarray) -> np.ndarray:
+    return np.where(z > 0, 1.0, 0.01).astype(z.dtype)
+
+
+@_underflow_is_zero
+def elu(z: np.ndarray) -> np.ndarray:
+    """f(z) = z for z > 0, else e^z - 1; exp only ever sees min(z, 0), so it cannot overflow."""
+    return np.maximum(z, 0) + np.expm1(np.minimum(z, 0))
+
+
+@_underflow_is_zero
+def elu_prime(z: np.ndarray) -> np.ndarray:
+    """f'(z) = 1 for z > 0, else e^z: both are e^min(z, 0)."""
+    return np.exp(np.minimum(z, 0))
+
+
+@_underflow_is_zero
+def softmax(z: np.ndarray) -> np.ndarray:
+    """f(z)_k = e^z_k / sum_j e^z_j along each row; the row max is subtracted first so that exp
+    never overflows (the result is the same, since the factor e^-max cancels)."""
+    e = z - z.max(axis=1, keepdims=True)
+    np.exp(e, out=e)
+    e /= e.sum(axis=1, keepdims=True)
+    return e
+
+
+class Activation(NamedTuple):
+    """An activation function f and its derivative f' (None for softmax: see Network._output_delta)."""
+    f: Callable[[np.ndarray], np.ndarray]
+    prime: Callable[[np.ndarray], np.ndarray] | None
+
+
+ACTIVATIONS = {
+    "identity": Activation(identity, identity_prime),
+    "sigmoid": Activation(sigmoid, sigmoid_prime),
+    "tanh": Activation(tanh, tanh_prime),
+    "relu": Activation(relu, relu_prime),
+    "leaky_relu": Activation(leaky_relu, leaky_relu_prime),
+    "elu": Activation(elu, elu_prime),
+    "softmax": Activation(softmax, None),  # output layer only
+}
+RELU_FAMILY = ("relu", "leaky_relu", "elu")  # initialised by He, the rest by Glorot
+
+
+# ============================================================================ losses
+# Each loss gives L per row of (a, Y), and its derivative L' = dL/da, shaped like a.
+
+def _log(x: np.ndarray) -> np.ndarray:
+    """log(x), with 0 taken as the smallest positive float: a certain wrong answer costs a large
+    but finite loss (about 87 in float32), never inf and never a warning."""
+    return np.log(np.maximum(x, np.finfo(x.dtype).tiny))
+
+
+def _clip_away_from_0(x: np.ndarray) -> np.ndarray:
+    return np.maximum(x, np.finfo(x.dtype).tiny)
+
+
+def cross_entropy(a: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """L = -sum_k y_k log a_k, for outputs that are probabilities."""
+    return -np.sum(y * _log(a), axis=1)
+
+
+def cross_entropy_prime(a: np.ndarray, y: np.ndarray) -> np.ndarray:
+    return -y / _clip_away_from_0(a)
+
+
+def binary_cross_entropy(a: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """L = -sum_k (y_k log a_k + (1 - y_k) log(1 - a_k)), for independent yes/no outputs."""
+    return -np.sum(y * _log(a) + (1 - y) * _log(1 - a), axis=1)
+
+
+def binary_cross_entropy_prime(a: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """dL/da = -y/a + (1 - y)/(1 - a) = (a - y) / (a (1 - a))."""
+    return (a - y) / _clip_away_from_0(a * (1 - a))
+
+
+def mse(a: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """L = 1/2 sum_k (a_k - y_k)^2; the 1/2 makes L' = a - y."""
+    return 0.5 * np.sum((a - y) ** 2, axis=1)
+
+
+def mse_prime(a: np.ndarray, y: np.ndarray) -> np.ndarray:
+    return a - y
+
+
+class Loss(NamedTuple):
+    """A loss L(a, y) per row, and its derivative with respect to the output a."""
+    value: Callable[[np.ndarray, np.ndarray], np.ndarray]
+    prime: Callable[[np.ndarray, np.ndarray], np.ndarray]
+
+
+LOSSES = {
+    "cross_entropy": Loss(cross_entropy, cross_entropy_prime),
+    "binary_cross_entropy": Loss(binary_cross_entropy, binary_cross_entropy_prime),
+    "mse": Loss(mse, mse_prime),
+}
+# The natural loss of each output, chosen when loss=None; these pairs use the fused delta (4n).
+NATURAL_LOSS = {"softmax": "cross_entropy", "sigmoid": "binary_cross_entropy"}
+PROBABILITY_OUTPUTS = ("softmax", "sigmoid")  # the outputs the log losses can take
+
+
+# ============================================================================ the network
+
+class Network:
+    """A fully connected feedforward network, trained by backpropagation.
+
+    Network([784, 128, 10]) takes rows of 784 inputs through one hidden layer of 128 units to
+    10 outputs. ``hidden`` names the activation of every hidden layer (one name, or a list with
+    one per hidden layer), ``output`` that of the output layer, and ``loss`` the loss
+    (None: the natural one for the output, else mse). ``seed`` fixes the initial weights,
+    the shuffling and the dropout masks; ``dtype`` is "float32" or "float64".
+
+    Attributes: ``sizes``, ``hidden`` (one name per hidden layer), ``output``, ``loss_name``,
+    ``dtype``, and the parameters ``weights`` and ``biases``: weights[l] has shape
+    (sizes[l], sizes[l+1]) and biases[l] shape (sizes[l+1],). They are views into one flat
+    buffer that the optimizers update in a few array operations; ``net.weights[0] = W``
+    copies W into it.
+
+    Targets y: for softmax, integer labels (n,) or one-hot rows (n, k); for sigmoid, 0/1 values
+    (n,) for one unit or (n, k) for k independent units; for the other outputs, real values
+    (n,) for one unit or (n, k).
+    """
+
+    def __init__(self, sizes: Sequence[int], hidden: str | Sequence[str] = "relu",
+                 output: str = "softmax", loss: str | None = None, seed: int | None = None,
+                 dtype: str | np.dtype = "float32") -> None:
+        self.sizes = _check_sizes(sizes)
+        self.hidden = _check_hidden(hidden, len(self.sizes) - 2)
+        self.output = _check_output(output, self.sizes[-1])
+        self.loss_name = _check_loss(loss, self.output)
+        self.dtype = _check_dtype(dtype)
+        self._act = [ACTIVATIONS[name] for name in self.hidden + [self.output]]  # layer by layer
+        self._loss = LOSSES[self.loss_name]
+        self._fused = NATURAL_LOSS.get(self.output) == self.loss_name
+        self._rng = np.random.default_rng(seed)  # this network's own: no global random state
+
+        # Every parameter lives in one flat buffer (and every gradient in another), so that an
+        # optimizer step is a few numpy calls over one long array instead of a loop over layers.
+        n_params = sum(n_in * n_out + n_out for n_in, n_out in zip(self.sizes, self.sizes[1:]))
+        self._params = np.zeros(n_params, self.dtype)  # biases start at zero
+        self._grads = np.zeros(n_params, self.dtype)
+        self._weights, self._biases = map(_Parameters, self._unflatten(self._params))
+        self._grad_weights, self._grad_biases = self._unflatten(self._grads)
+        for l, W in enumerate(self.weights):
+            n_in, n_out = W.shape
+            # A layer is initialised by the hidden activation next to it: its own, or for the
+            # output layer the last hidden one. He keeps the variance of z steady through
+            # ReLUs, which zero half their inputs; Glorot does the same for symmetric ones.
+            neighbour = self.hidden[min(l, len(self.hidden) - 1)] if self.hidden else self.output
+            std = math.sqrt(2 / n_in) if neighbour in RELU_FAMILY else math.sqrt(2 / (n_in + n_out))
+            W[...] = self._rng.standard_normal(W.shape) * std
+
+    @property
+    def weights(self) -> list[np.ndarray]:
+        """weights[l], shape (sizes[l], sizes[l+1]): the W of layer l+1."""
+        return self._weights
+
+    @property
+    def biases(self) -> list[np.ndarray]:
+        """biases[l], shape (sizes[l+1],): the b of layer l+1."""
+        return self._biases
+
+    def __repr__(self) -> str:
+        return (f"Network({self.sizes}, hidden={self.hidden!r}, output={self.output!r}, "
+                f"loss={self.loss_name!r}, dtype={self.dtype.name!r})")
+
+    def _unflatten(self, flat: np.ndarray) -> tuple[list[np.ndarray], list[np.ndarray]]:
+        """Views into a flat buffer shaped like the weights and the biases, layer by layer."""
+        weights, biases, start = [], [], 0
+        for n_in, n_out in zip(self.sizes, self.sizes[1:]):
+            weights.append(flat[start:start + n_in * n_out].reshape(n_in, n_out))
+            start += n_in * n_out
+            biases.append(flat[start:start + n_out])
+            start += n_out
+        return weights, biases
+
+    # ------------------------------------------------------------------ forward
+
+    @_underflow_is_zero
+    def feedforward(self, X: npt.ArrayLike) -> tuple[list[np.ndarray], list[np.ndarray]]:
+        """Run X through the network, eqs. (1)-(2).
+
+        Returns (zs, activations): zs[l] is the pre-activation of layer l+1, activations[0] is
+        X and activations[-1] the network's output, one row per sample.
+        """
+        zs, activations, _ = self._feedforward(self._inputs(X))
+        return zs, activations
+
+    def _feedforward(self, x: np.ndarray, dropout: float = 0.0):
+        """Forward pass; with dropout > 0 also drops hidden units, eq. (2d), and returns the masks."""
+        zs, activations, masks = [], [x], []
+        last = len(self.weights) - 1
+        for l, (W, b) in enumerate(zip(self.weights, self.biases)):
+            z = activations[-1] @ W                 # (n, sizes[l+1]), eq. (1)
+            z += b                                  # eq. (1); in place, to make one array, not two
+            a = self._act[l].f(z)                   # eq. (2)
+            if dropout and l < last:
+                keep = self._rng.random(a.shape, dtype=a.dtype) >= dropout
+                mask = keep.astype(a.dtype) / (1 - dropout)  # scaled now, so no rescaling at test time
+                a *= mask                           # eq. (2d)
+                masks.append(mask)
+            zs.append(z)
+            activations.append(a)
+        return zs, activations, masks
+
+    def _output(self, x: np.ndarray, chunk: int = 4096) -> np.ndarray:
+        """The network's output for every row of x, a chunk of rows at a time to bound memory."""
+        return np.concatenate([self._feedforward(x[i:i + chunk])[1][-1]
+                               for i in range(0, len(x), chunk)])
+
+    # ------------------------------------------------------------------ objective and backward
+
+    @_underflow_is_zero
+    def loss(self, X: npt.ArrayLike, y: npt.ArrayLike, l2: float = 0.0) -> float:
+        """The objective (3) that fit minimises: the mean loss over the rows of X, plus
+        l2/2 times the sum of the squared weights (not the biases)."""
+        x, Y = self._data(X, y)
+        l2 = _non_negative(l2, "l2")
+        value = float(np.mean(self._loss.value(self._output(x), Y)))
+        return value + 0.5 * l2 * sum(float(np.sum(W * W)) for W in self.weights)
+
+    @_underflow_is_zero
+    def backprop(self, X: npt.ArrayLike, y: npt.ArrayLike, l2: float = 0.0):
+        """The gradient of loss(X, y, l2) with respect to every weight and bias, eqs. (4)-(7).
+
+        Returns (grad_weights, grad_biases), lists shaped like weights and biases. Changes
+        nothing: calling it twice gives the same gradient.
+        """
+        x, Y = self._data(X, y)
+        l2 = _non_negative(l2, "l2")
+        grad_weights, grad_biases = self._unflatten(np.empty_like(self._params))
+        zs, activations, masks = self._feedforward(x)
+        self._backward(zs, activations, masks, Y, l2, grad_weights, grad_biases)
+        return grad_weights, grad_biases
+
+    def _backward(self, zs, activations, masks, Y, l2, grad_weights, grad_biases) -> None:
+        """Backpropagate one forward pass: write dC/dW^l and dC/db^l into grad_weights and
+        grad_biases, from the output layer down, eqs. (4)-(7)."""
+        delta = self._output_delta(zs[-1], activations[-1], Y)        # (n, sizes[-1]), eq. (4)
+        for l in reversed(range(len(self.weights))):
+            np.matmul(activations[l].T, delta, out=grad_weights[l])   # eq. (6)
+            if l2:
+                grad_weights[l] += l2 * self.weights[l]               # eq. (6), the l2 term
+            np.sum(delta, axis=0, out=grad_biases[l])                 # eq. (7)
+            if l > 0:  # the input layer needs no delta
+                delta = delta @ self.weights[l].T                     # (n, sizes[l]), eq. (5)
+                delta *= self._act[l - 1].prime(zs[l - 1])            # eq. (5)
+                if masks:
+                    delta *= masks[l - 1]                             # eq. (5), dropped units
+
+    def _output_delta(self, z: np.ndarray, a: np.ndarray, Y: np.ndarray) -> np.ndarray:
+        """delta^L = dC/dz^L for the mean of the loss over the n rows, eq. (4)."""
+        if self._fused:
+            delta = a - Y                                             # eq. (4n)
+        elif self.output == "softmax":
+            # Each softmax output depends on every z of its row, so f' is a Jacobian,
+            # diag(a) - a a^T, and eq. (4) becomes its product with L'.
+            g = self._loss.prime(a, Y)
+            delta = a * (g - np.sum(g * a, axis=1, keepdims=True))    # eq. (4)
+        else:
+            delta = self._loss.prime(a, Y) * self._act[-1].prime(z)   # eq. (4)
+        delta *= 1 / len(a)                                           # the mean over rows
+        return delta
+
+    # ------------------------------------------------------------------ training
+
+    @_underflow_is_zero
+    def fit(self, X: npt.ArrayLike, y: npt.ArrayLike, epochs: int = 10, batch_size: int = 64,
+            optimizer: str | Optimizer = "adam", lr: float | None = None, l2: float = 0.0,
+            dropout: float = 0.0, schedule: str | Callable[[float], float] | None = None,
+            augment: Callable[[np.ndarray, np.random.Generator], np.ndarray] | None = None,
+            validation_data: tuple[npt.ArrayLike, npt.ArrayLike] | None = None,
+            validation_split: float = 0.0, early_stopping: int | None = None,
+            shuffle: bool = True, verbose: int = 1) -> dict[str, list[float]]:
+        """Train by mini-batch gradient descent on the objective (3).
+
+        Each epoch visits the training rows once, in a new random order (shuffle=True), one
+        optimizer step per batch of ``batch_size`` rows (the last batch may be smaller).
+
+        optimizer: "sgd", "adam", or an SGD/Adam instance, whose state then carries over from
+            one call of fit to the next. ``lr`` overrides its learning rate for this call.
+        l2: weight decay, the l2 of eq. (3). dropout: the rate p of eq. (2d), 0 <= p < 1.
+        schedule: None (constant rate), "cosine", "onecycle" (warm-up, then cosine), or a
+            function of progress in [0, 1] giving the factor on the rate.
+        augment: a function (X_batch, rng) -> X_batch applied to every training batch (never
+            to validation data), e.g. mlp.random_shift(). The caller's X is never changed.
+        validation_data=(X_val, y_val), or validation_split: the fraction of the rows, chosen
+            at random, held out from training to be evaluated after each epoch.
+        early_stopping: stop when the validation loss has not improved for this many epochs,
+            and restore the weights of the best epoch.
+        verbose: 1 prints a line per epoch, 0 prints nothing.
+
+        Returns the history: per-epoch lists "loss", "accuracy" (classifiers), "val_loss",
+        "val_accuracy" (with validation data) and "time" (seconds). The training loss and
+        accuracy are means over the epoch's batches, as the network was while it learned.
+        Ctrl-C stops after the current batch and keeps what was learned; a loss that turns
+        NaN or inf raises FloatingPointError and keeps the weights of the last finite epoch.
+        """
+        x, Y = self._data(X, y)
+        epochs = _positive_int(epochs, "epochs")
+        batch_size = _positive_int(batch_size, "batch_size")
+        l2 = _non_negative(l2, "l2")
+        dropout = _fraction(dropout, "dropout")
+        early_stopping = None if early_stopping is None else _positive_int(early_stopping, "early_stopping")
+        optimizer = _optimizer(optimizer)
+        lr = optimizer.lr if lr is None else _positive(lr, "lr")
+        schedule = _schedule(schedule)
+        if augment is not None and not callable(augment):
+            raise TypeError(f"augment must be a function (X_batch, rng) -> X_batch; got {augment!r}")
+        train, validation = self._split(x, Y, validation_data, _fraction(validation_split, "validation_split"))
+        if early_stopping and validation is None:
+            raise ValueError("early_stopping needs validation_data or a validation_split to watch")
+
+        classifier = self.output in PROBABILITY_OUTPUTS
+        history = {key: [] for key in ("loss", "accuracy", "val_loss", "val_accuracy", "time")
+                   if (classifier or "accuracy" not in key) and (validation or "val" not in key)}
+        steps = math.ceil(len(train) / batch_size)
+        last_finite = self._params.copy()  # what a NaN loss falls back to
+        best_params, best_epoch, best_loss = self._params.copy(), 0, math.inf
+
+        with _CtrlC() as ctrl_c:
+            for epoch in range(1, epochs + 1):
+                start = time.perf_counter()
+                order = self._rng.permutation(train) if shuffle else train
+                step0 = (epoch - 1) * steps
+                try:
+                    loss, accuracy, seen = self._train_epoch(
+                        x, Y, order, batch_size, optimizer,
+                        lambda i: lr * schedule((step0 + i) / (epochs * steps)),
+                        l2, dropout, augment, ctrl_c)
+                except FloatingPointError:  # raised by numpy under np.errstate(all="raise")
+                    loss, seen = math.nan, 0
+                except KeyboardInterrupt:   # Ctrl-C where fit cannot catch the signal itself
+                    ctrl_c.pressed = True
+                    loss, seen = math.nan, 0
+                if ctrl_c.pressed:
+                    if verbose:
+                        print(f"interrupted in epoch {epoch}: keeping the weights learned so far")
+                    break
+                if not (math.isfinite(loss) and _all_finite(self._params)):
+                    self._params[...] = last_finite
+                    raise FloatingPointError(
+                        f"training diverged in epoch {epoch}: the loss became {loss}. The weights "
+                        f"are those after epoch {epoch - 1}; try a smaller learning rate than {lr:g}.")
+                np.copyto(last_finite, self._params)
+                train_seconds = time.perf_counter() - start
+
+                history["loss"].append(loss)
+                if classifier:
+                    history["accuracy"].append(accuracy)
+                if validation:
+                    val_loss, val_accuracy = self._metrics(*validation)
+                    history["val_loss"].append(val_loss)
+                    if classifier:
+                        history["val_accuracy"].append(val_accuracy)
+                history["time"].append(time.perf_counter() - start)
+                if verbose:
+                    print(_epoch_line(epoch, epochs, history, seen / train_seconds), flush=True)
+
+                if early_stopping:
+                    if val_loss < best_loss:
+                        best_params[...], best_epoch, best_loss = self._params, epoch, val_loss
+                    elif epoch - best_epoch >= early_stopping:
+                        if verbose:
+                            print(f"early stopping: no better validation loss for "
+                                  f"{early_stopping} epochs")
+                        break
+        if early_stopping and best_epoch and not ctrl_c.pressed:
+            self._params[...] = best_params
+            if verbose:
+                print(f"restored the weights of epoch {best_epoch} "
+                      f"(validation loss {best_loss:.4f})")
+        return history
+
+    def _train_epoch(self, x, Y, order, batch_size, optimizer, learning_rate, l2, dropout,
+                     augment, ctrl_c):
+        """One pass over the rows of x in the given order, one optimizer step per mini-batch;
+        learning_rate(i) is the rate of the i-th step. Stops early on Ctrl-C. Returns the mean
+        loss and the accuracy of the outputs the batches had, and the number of rows seen."""
+        outputs = np.empty((len(order), self.sizes[-1]), self.dtype)  # scored once, at the end
+        seen = 0
+        for i, first in enumerate(range(0, len(order), batch_size)):
+            batch = order[first:first + batch_size]
+            x_batch, y_batch = x[batch], Y[batch]  # copies only this batch's rows
+            if augment is not None:
+                x_batch = augment(x_batch, self._rng)
+            # forward
+            zs, activations, masks = self._feedforward(x_batch, dropout)
+            # backward
+            self._backward(zs, activations, masks, y_batch, l2, self._grad_weights, self._grad_biases)
+            # update
+            optimizer.step(self._params, self._grads, learning_rate(i))
+
+            outputs[first:first + len(batch)] = activations[-1]
+            seen += len(batch)
+            if ctrl_c.pressed:
+                break
+        loss, accuracy = self._score(outputs[:seen], Y[order[:seen]])
+        return loss, accuracy, seen
+
+    def _split(self, x, Y, validation_data, validation_split):
+        """The indices of the training rows, and the validation (x, Y) or None."""
+        if validation_data is not None and validation_split:
+            raise ValueError("give validation_data or validation_split, not both")
+        if validation_data is not None:
+            if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
+                raise TypeError("validation_data must be a pair (X_val, y_val)")
+            return np.arange(len(x)), self._data(*validation_data, names=("X_val", "y_val"))
+        if not validation_split:
+            return np.arange(len(x)), None
+        n_val = round(len(x) * validation_split)
+        if not 0 < n_val < len(x):
+            raise ValueError(f"validation_split={validation_split} of {len(x)} rows leaves "
+                             f"{n_val} for validation and {len(x) - n_val} for training; both need rows")
+        order = self._rng.permutation(len(x))  # a random split: the last rows may be sorted
+        held_out = order[:n_val]
+        return np.sort(order[n_val:]), (x[held_out], Y[held_out])
+
+    # ------------------------------------------------------------------ using the network
+
+    @_underflow_is_zero
+    def predict_proba(self, X: npt.ArrayLike) -> np.ndarray:
+        """The output activations a^L, one row per sample: probabilities for softmax and
+        sigmoid outputs, raw values for the others."""
+        return self._output(self._inputs(X))
+
+    def predict(self, X: npt.ArrayLike) -> np.ndarray:
+        """Class labels (n,) for softmax; 0/1 for sigmoid, (n,) for one unit and (n, k) for k
+        units; the raw outputs (n, k) for every other output activation."""
+        a = self.predict_proba(X)
+        if self.output == "softmax":
+            return a.argmax(axis=1)
+        if self.output == "sigmoid":
+            labels = (a > 0.5).astype(np.int64)
+            return labels[:, 0] if labels.shape[1] == 1 else labels
+        return a
+
+    @_underflow_is_zero
+    def evaluate(self, X: npt.ArrayLike, y: npt.ArrayLike) -> dict[str, float]:
+        """{"loss": mean loss over the rows, without the l2 term, "accuracy": fraction right}
+        (accuracy only for softmax and sigmoid outputs)."""
+        loss, accuracy = self._metrics(*self._data(X, y))
+        return {"loss": loss} if accuracy is None else {"loss": loss, "accuracy": accuracy}
+
+    def _metrics(self, x: np.ndarray, Y: np.ndarray) -> tuple[float, float | None]:
+        """Mean loss and accuracy of the network on the rows of x."""
+        return self._score(self._output(x), Y)
+
+    def _score(self, a: np.ndarray, Y: np.ndarray) -> tuple[float, float | None]:
+        """Mean loss (without the l2 term) and accuracy of outputs a against targets Y."""
+        return float(np.mean(self._loss.value(a, Y))), self._accuracy(a, Y)
+
+    def _accuracy(self, a: np.ndarray, Y: np.ndarray) -> float | None:
+        """The fraction of rows (softmax) or of outputs (sigmoid) predicted right; None otherwise."""
+        if self.output == "softmax":
+            return float(np.mean(a.argmax(axis=1) == Y.argmax(axis=1)))
+        if self.output == "sigmoid":
+            return float(np.mean((a > 0.5) == (Y > 0.5)))
+        return None
+
+    # ------------------------------------------------------------------ saving
+
+    def save(self, path: str | os.PathLike) -> None:
+        """Write the architecture and parameters to an .npz file at exactly ``path``.
+
+        The file holds plain arrays only (no pickle): sizes, activation and loss names, and
+        weights and biases in this network's dtype. Not kept: optimizer state and random state.
+        The file is written whole or not at all.
+        """
+        arrays = {"sizes": np.array(self.sizes, np.int64), "hidden": np.array(self.hidden, str),
+                  "output": np.array(self.output), "loss": np.array(self.loss_name)}
+        for l, (W, b) in enumerate(zip(self.weights, self.biases)):
+            arrays[f"weights_{l}"], arrays[f"biases_{l}"] = W, b
+        _write_whole(path, lambda f: np.savez(f, **arrays))
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> Network:
+        """Read a network written by save; a file that does not hold one raises ValueError."""
+        try:
+            with np.load(path, allow_pickle=False) as data:  # never unpickle: it can run code
+                arrays = {key: data[key] for key in data.files}
+        except (OSError, ValueError, EOFError, AttributeError, TypeError) as e:
+            if isinstance(e, FileNotFoundError):
+                raise
+            raise ValueError(f"{path} is not a model saved by Network.save: {e}") from None
+        try:
+            return cls._from_arrays(arrays)
+        except (KeyError, TypeError, ValueError) as e:
+            raise ValueError(f"{path} does not hold a valid network: {e}") from None
+
+    @classmethod
+    def _from_arrays(cls, arrays: dict[str, np.ndarray]) -> Network:
+        sizes = arrays["sizes"]
+        if sizes.ndim != 1 or sizes.dtype.kind not in "iu":
+            raise ValueError(f"sizes must be a 1-D integer array; got {sizes.dtype} of shape {sizes.shape}")
+        n_layers = len(sizes) - 1
+        expected = {"sizes", "hidden", "output", "loss"} | {
+            f"{kind}_{l}" for kind in ("weights", "biases") for l in range(n_layers)}
+        if set(arrays) != expected:
+            raise ValueError(f"expected the arrays {sorted(expected)}; found {sorted(arrays)}")
+        dtype = arrays["weights_0"].dtype
+        net = cls([int(n) for n in sizes], hidden=[str(h) for h in arrays["hidden"]],
+                  output=str(arrays["output"]), loss=str(arrays["loss"]), seed=0, dtype=dtype)
+        for name, target in zip([f"weights_{l}" for l in range(n_layers)] + [f"biases_{l}" for l in range(n_layers)],
+                                net.weights + net.biases):
+            array = arrays[name]
+            if array.shape != target.shape or array.dtype != dtype:
+                raise ValueError(f"{name} has shape {array.shape} and dtype {array.dtype}; "
+                                 f"expected {target.shape} and {dtype}")
+            if not _all_finite(array):
+                raise ValueError(f"{name} holds NaN or inf")
+            target[...] = array
+        return net
+
+    # ------------------------------------------------------------------ checking inputs
+
+    def _inputs(self, X: npt.ArrayLike, name: str = "X") -> np.ndarray:
+        """X as a 2-D array of this network's dtype, after checking it; never a changed copy."""
+        X = np.asarray(X)
+        if X.dtype.kind not in "biuf":
+            raise TypeError(f"{name} must hold numbers; got dtype {X.dtype}")
+        if X.ndim == 1:
+            raise ValueError(f"{name} must be 2-D, one sample per row; got shape {X.shape}. "
+                             f"For a single sample, pass {name.lower()}.reshape(1, -1)")
+        if X.ndim != 2:
+            raise ValueError(f"{name} must be 2-D, one sample per row; got shape {X.shape}")
+        if len(X) == 0:
+            raise ValueError(f"{name} is empty: it has no rows")
+        if X.shape[1] != self.sizes[0]:
+            raise ValueError(f"{name} has {X.shape[1]} columns but the input layer takes "
+                             f"sizes[0] = {self.sizes[0]}")
+        if not _all_finite(X):
+            raise ValueError(f"{name} contains NaN or inf")
+        return X.astype(self.dtype, copy=False)
+
+    def _targets(self, y: npt.ArrayLike, n: int, name: str = "y") -> np.ndarray:
+        """y as the target matrix Y, (n, sizes[-1]) in this network's dtype, after checking it."""
+        y = np.asarray(y)
+        k = self.sizes[-1]
+        if y.dtype.kind not in "biuf":
+            raise TypeError(f"{name} must hold numbers; got dtype {y.dtype}")
+        if y.ndim not in (1, 2):
+            raise ValueError(f"{name} must be 1-D or 2-D; got shape {y.shape}")
+        if len(y) != n:
+            raise ValueError(f"X and {name} have different lengths: {n} and {len(y)} rows")
+        if not _all_finite(y):
+            raise ValueError(f"{name} contains NaN or inf")
+        if self.output == "softmax" and y.ndim == 1:
+            if np.any(y != np.round(y)) or y.min() < 0 or y.max() >= k:
+                bad = y[(y != np.round(y)) | (y < 0) | (y >= k)][0]
+                raise ValueError(f"{name} holds the label {bad}, outside the integers [0, {k}) "
+                                 f"of a network with {k} outputs")
+            Y = np.zeros((n, k), self.dtype)
+            Y[np.arange(n), y.astype(np.intp)] = 1
+            return Y
+        if y.ndim == 1:
+            if k != 1:
+                raise ValueError(f"{name} has shape {y.shape} but the network has {k} outputs; "
+                                 f"pass shape ({n}, {k})")
+            y = y.reshape(n, 1)
+        if y.shape[1] != k:
+            kind = "one-hot " if self.output == "softmax" else ""
+            raise ValueError(f"{kind}{name} has width {y.shape[1]}, but the output layer has {k} units")
+        if self.loss_name != "mse" and (y.min() < 0 or y.max() > 1):
+            raise ValueError(f"{name} must hold values in [0, 1] for {self.loss_name}; "
+                             f"found {y.min()}..{y.max()}")
+        if self.output == "softmax" and np.any(np.abs(y.sum(axis=1) - 1) > 1e-3):
+            raise ValueError(f"every row of one-hot {name} must sum to 1")
+        return y.astype(self.dtype, copy=False)
+
+    def _data(self, X, y, names=("X", "y")) -> tuple[np.ndarray, np.ndarray]:
+        x = self._inputs(X, names[0])
+        return x, self._targets(y, len(x), names[1])
+
+
+class _Parameters(list):
+    """A list of views into a network's flat parameter buffer. Assigning to an entry copies the
+    values into the view, so that it stays the array the optimizers update."""
+
+    def __setitem__(self, index: int, value: npt.ArrayLike) -> None:
+        view = list.__getitem__(self, index)
+        value = np.asarray(value)
+        if not isinstance(view, np.ndarray) or value.shape != view.shape:
+            raise ValueError(f"assign one array of shape {getattr(view, 'shape', '?')} to one "
+                             f"entry; got shape {value.shape}")
+        view[...] = value
+
+
+def _all_finite(a: np.ndarray) -> bool:
+    """Whether a holds no NaN or inf. min and max propagate NaN, so two reductions see every
+    element without making a temporary array the size of a."""
+    return a.size == 0 or bool(np.isfinite(a.min()) and np.isfinite(a.max()))
+
+
+def _names(choices) -> str:
+    return ", ".join(repr(c) for c in choices)
+
+
+def _check_sizes(sizes) -> list[int]:
+    if isinstance(sizes, (str, bytes)) or not isinstance(sizes, Sequence) and not isinstance(sizes, np.ndarray):
+        raise TypeError(f"sizes must be a list of layer widths, like [784, 128, 10]; got {sizes!r}")
+    sizes = list(sizes)
+    if len(sizes) < 2:
+        raise ValueError(f"sizes needs at least 2 entries (input and output width); got {sizes}")
+    for n in sizes:
+        if isinstance(n, bool) or not isinstance(n, (int, np.integer)):
+            raise TypeError(f"sizes must hold integers; got {n!r} in {sizes}")
+        if n < 1:
+            raise ValueError(f"every entry of sizes must be at least 1; got {sizes}")
+    return [int(n) for n in sizes]
+
+
+def _check_activation(name, argument: str) -> str:
+    if not isinstance(name, str):
+        raise TypeError(f"{argument} must be an activation name; got {name!r}")
+    if name not in ACTIVATIONS:
+        raise ValueError(f"unknown activation {name!r} for {argument}; choose from {_names(ACTIVATIONS)}")
+    return name
+
+
+def _check_hidden(hidden, n_hidden: int) -> list[str]:
+    names = [hidden] * n_hidden if isinstance(hidden, str) else list(hidden)
+    if len(names) != n_hidden:
+        raise ValueError(f"hidden names {len(names)} activations, but sizes has {n_hidden} hidden layers")
+    for name in names:
+        if _check_activation(name, "hidden") == "softmax":
+            raise ValueError("softmax can only be the output activation (hidden got 'softmax'): "
+                             "it ties the units of a layer together into one distribution")
+    return names
+
+
+def _check_output(output, k: int) -> str:
+    if _check_activation(output, "output") == "softmax" and k < 2:
+        raise ValueError("a softmax output needs at least 2 units; for one yes/no output use output='sigmoid'")
+    return output
+
+
+def _check_loss(loss, output: str) -> str:
+    if loss is None:
+        return NATURAL_LOSS.get(output, "mse")
+    if not isinstance(loss, str) or loss not in LOSSES:
+        raise ValueError(f"unknown loss {loss!r}; choose from {_names(LOSSES)} or None")
+    if loss != "mse" and output not in PROBABILITY_OUTPUTS:
+        raise ValueError(f"loss={loss!r} takes the log of the outputs, which must be probabilities: "
+                         f"use output='softmax' or 'sigmoid' (got {output!r}), or loss='mse'")
+    return loss
+
+
+def _check_dtype(dtype) -> np.dtype:
+    try:
+        dtype = np.dtype(dtype)
+    except TypeError:
+        raise ValueError(f"dtype must be 'float32' or 'float64'; got {dtype!r}") from None
+    if dtype not in (np.float32, np.float64):
+        raise ValueError(f"dtype must be 'float32' or 'float64'; got {dtype.name!r}")
+    return dtype
+
+
+def _number(value, name: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise TypeError(f"{name} must be a number; got {value!r}")
+    if not math.isfinite(value):
+        raise ValueError(f"{name} must be finite; got {value}")
+    return float(value)
+
+
+def _positive(value, name: str) -> float:
+    if _number(value, name) <= 0:
+        raise ValueError(f"{name} must be positive; got {value}")
+    return float(value)
+
+
+def _non_negative(value, name: str) -> float:
+    if _number(value, name) < 0:
+        raise ValueError(f"{name} must be 0 or more; got {value}")
+    return float(value)
+
+
+def _fraction(value, name: str) -> float:
+    if not 0 <= _number(value, name) < 1:
+        raise ValueError(f"{name} must be in [0, 1); got {value}")
+    return float(value)
+
+
+def _positive_int(value, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{name} must be an integer; got {value!r}")
+    if value < 1:
+        raise ValueError(f"{name} must be a positive integer; got {value}")
+    return int(value)
+
+
+def _epoch_line(epoch: int, epochs: int, history: dict, samples_per_second: float) -> str:
+    """One line of fit's progress report, from the latest entries of the history."""
+    parts = [f"epoch {epoch:{len(str(epochs))}d}/{epochs}"]
+    for key in ("loss", "accuracy", "val_loss", "val_accuracy"):
+        if key in history:
+            value = history[key][-1]
+            parts.append(f"{key} {100 * value:.2f}%" if "accuracy" in key else f"{key} {value:.4f}")
+    parts.append(f"{history['time'][-1]:.1f}s  {samples_per_second:,.0f} samples/s")
+    return "  ".join(parts)
+
+
+class _CtrlC:
+    """Inside ``with``, Ctrl-C sets .pressed instead of raising KeyboardInterrupt, so that fit can
+    stop between two batches, never in the middle of an update. A second Ctrl-C raises as usual.
+    Only the main thread receives signals, and a handler the program set itself is left alone."""
+
+    def __init__(self) -> None:
+        self.pressed = False
+        self._previous = None
+
+    def __enter__(self) -> _CtrlC:
+        if (threading.current_thread() is threading.main_thread()
+                and signal.getsignal(signal.SIGINT) is signal.default_int_handler):
+            self._previous = signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def _handle(self, signum, frame) -> None:
+        self.pressed = True
+        signal.signal(signal.SIGINT, self._previous)
+
+    def __exit__(self, *exc) -> None:
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+
+
+def _write_whole(path: str | os.PathLike, write: Callable) -> None:
+    """Call write(file) on a temporary file beside path, then rename it to path: a crash or an
+    error leaves the old file (or none), never half of the new one."""
+    path = os.fspath(path)
+    temporary = f"{path}.{os.getpid()}.part"
+    try:
+        with open(temporary, "wb") as f:
+            write(f)
+        os.replace(temporary, path)
+    finally:
+        if os.path.exists(temporary):
+            os.remove(temporary)
+
+
+# ============================================================================ optimizers
+
+class Optimizer:
+    """What fit needs of an optimizer: a learning rate ``lr`` and ``step(params, grads, lr)``.
+
+    params and grads are the network's flat buffers, every weight and bias one after another.
+    The optimizer's state (velocities, moments) is shaped like them and belongs to the one
+    network it steps, so an instance reused across calls of fit continues where it stopped.
+    """
+
+    def __init__(self, lr: float) -> None:
+        self.lr = _positive(lr, "lr")
+        self._params = None
+        self._state: list[np.ndarray] = []
+
+    def _buffers(self, params: np.ndarray, count: int) -> list[np.ndarray]:
+        """count arrays shaped like params, zero on the first step and kept between steps."""
+        if self._params is None:
+            self._params = params
+            self._state = [np.zeros_like(params) for _ in range(count)]
+        elif self._params is not params:
+            raise ValueError(f"this {type(self).__name__} holds the state of another network's "
+                             f"parameters; make one optimizer per network")
+        return self._state
+
+    def step(self, params: np.ndarray, grads: np.ndarray, lr: float | None = None) -> None:
+        raise NotImplementedError
+
+
+class SGD(Optimizer):
+    """Stochastic gradient descent with momentum, optionally Nesterov's, eq. (8)."""
+
+    def __init__(self, lr: float = 0.1, momentum: float = 0.9, nesterov: bool = False) -> None:
+        super().__init__(lr)
+        self.momentum = _fraction(momentum, "momentum")
+        self.nesterov = bool(nesterov)
+
+    def step(self, params: np.ndarray, grads: np.ndarray, lr: float | None = None) -> None:
+        """Update params in place from grads, eq. (8)."""
+        velocity, scaled_grads = self._buffers(params, 2)
+        np.multiply(grads, self.lr if lr is None else lr, out=scaled_grads)  # eta g
+        velocity *= self.momentum
+        velocity -= scaled_grads                           # v = mu v - eta g
+        if self.nesterov:
+            params -= scaled_grads
+            params += np.multiply(velocity, self.momentum, out=scaled_grads)  # + mu v
+        else:
+            params += velocity
+
+
+class Adam(Optimizer):
+    """Adam (Kingma and Ba, 2015): momentum on the gradient, each parameter's step scaled by a
+    running root-mean-square of its gradients, eq. (9)."""
+
+    def __init__(self, lr: float = 1e-3, beta1: float = 0.9, beta2: float = 0.999,
+                 eps: float = 1e-8) -> None:
+        super().__init__(lr)
+        self.beta1 = _fraction(beta1, "beta1")
+        self.beta2 = _fraction(beta2, "beta2")
+        self.eps = _positive(eps, "eps")
+        self.t = 0  # steps taken
+
+    def step(self, params: np.ndarray, grads: np.ndarray, lr: float | None = None) -> None:
+        """Update params in place from grads, eq. (9).
+
+        The buffers hold m / (1 - b1) and v / (1 - b2) rather than m and v: then each moment is
+        updated in two passes over memory instead of three, and the constant factors join the
+        bias corrections in the step size. Every operation writes into a buffer kept between
+        steps, so a step allocates nothing.
+        """
+        m, v, work = self._buffers(params, 3)
+        self.t += 1
+        b1, b2 = self.beta1, self.beta2
+        m *= b1
+        m += grads                                  # m / (1 - b1) of eq. (9)
+        np.multiply(grads, grads, out=work)
+        v *= b2
+        v += work                                   # v / (1 - b2) of eq. (9)
+        # eq. (9): eta m_hat / (sqrt(v_hat) + eps), multiplied above and below by c
+        c = math.sqrt((1 - b2 ** self.t) / (1 - b2))
+        np.sqrt(v, out=work)
+        work += self.eps * c
+        np.divide(m, work, out=work)
+        work *= (self.lr if lr is None else lr) * (1 - b1) / (1 - b1 ** self.t) * c
+        params -= work
+
+
+def _optimizer(optimizer) -> Optimizer:
+    if isinstance(optimizer, str):
+        if optimizer not in ("sgd", "adam"):
+            raise ValueError(f"unknown optimizer {optimizer!r}; choose 'sgd', 'adam' or an SGD/Adam instance")
+        return SGD() if optimizer == "sgd" else Adam()
+    if not (hasattr(optimizer, "step") and hasattr(optimizer, "lr")):
+        raise TypeError(f"optimizer must be 'sgd', 'adam' or an Optimizer such as mlp.Adam(); got {optimizer!r}")
+    return optimizer
+
+
+def cosine(progress: float) -> float:
+    """Learning-rate factor falling from 1 to 0 along half a cosine."""
+    return 0.5 * (1 + math.cos(math.pi * progress))
+
+
+def onecycle(progress: float, warmup: float = 0.25) -> float:
+    """Learning-rate factor rising linearly from 0 to 1 over the first quarter, then cosine to 0."""
+    return progress / warmup if progress < warmup else cosine((progress - warmup) / (1 - warmup))
+
+
+SCHEDULES = {"cosine": cosine, "onecycle": onecycle}
+
+
+def _schedule(schedule) -> Callable[[float], float]:
+    if schedule is None:
+        return lambda progress: 1.0
+    if isinstance(schedule, str):
+        if schedule not in SCHEDULES:
+            raise ValueError(f"unknown schedule {schedule!r}; choose None, {_names(SCHEDULES)} or a function")
+        return SCHEDULES[schedule]
+    if not callable(schedule):
+        raise TypeError(f"schedule must be None, a name or a function of progress; got {schedule!r}")
+    return schedule
+
+
+def random_shift(shape: tuple[int, int] = (28, 28), max_shift: int = 1) -> Callable:
+    """An augment for fit: move each image of a batch by up to max_shift pixels up or down and
+    left or right, independently and at random, filling the uncovered border with zeros.
+
+    shape is (height, width) of the images stored in each row of X.
+    """
+    if (not isinstance(shape, (tuple, list)) or len(shape) != 2
+            or not all(isinstance(s, (int, np.integer)) and s > 0 for s in shape)):
+        raise ValueError(f"shape must be (height, width) of positive integers; got {shape!r}")
+    height, width = int(shape[0]), int(shape[1])
+    if isinstance(max_shift, bool) or not isinstance(max_shift, (int, np.integer)):
+        raise TypeError(f"max_shift must be an integer; got {max_shift!r}")
+    if not 0 <= max_shift < min(height, width):
+        raise ValueError(f"max_shift must be in [0, {min(height, width)}); got {max_shift}")
+    offsets = range(-max_shift, max_shift + 1)
+
+    def span(offset: int, n: int) -> tuple[slice, slice]:
+        """Where pixels land and where they come from, along one axis, for a move by offset."""
+        return slice(max(offset, 0), n + min(offset, 0)), slice(max(-offset, 0), n + min(-offset, 0))
+
+    def shift(X: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        if X.ndim != 2 or X.shape[1] != height * width:
+            raise ValueError(f"random_shift{(height, width)} needs rows of {height * width} pixels; "
+                             f"got X of shape {X.shape}")
+        images = X.reshape(-1, height, width)
+        moved = np.zeros_like(images)
+        dy, dx = rng.integers(-max_shift, max_shift + 1, size=(2, len(X)))
+        # One slice copy per distinct move, at most (2 max_shift + 1)^2, instead of one per image.
+        for oy in offsets:
+            for ox in offsets:
+                rows = np.flatnonzero((dy == oy) & (dx == ox))
+                (to_y, from_y), (to_x, from_x) = span(oy, height), span(ox, width)
+                moved[rows, to_y, to_x] = images[rows, from_y, from_x]
+        return moved.reshape(X.shape)
+
+    return shift
+
+
+# ============================================================================ MNIST data
+
+IDX_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte",
+             "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
+MIRRORS = {
+    "mnist": ["https://ossci-datasets.s3.amazonaws.com/mnist/",
+              "https://storage.googleapis.com/cvdf-datasets/mnist/",
+              "http://yann.lecun.com/exdb/mnist/"],
+    "fashion": ["https://storage.googleapis.com/tensorflow/tf-keras-datasets/",
+                "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",
+                "https://raw.githubusercontent.com/zalandoresearch/fashion-mnist/master/data/fashion/"],
+}
+# Published SHA-256 of each .gz file, and of the decompressed IDX payload where known: the
+# payload's checksum also holds for a copy that was recompressed or stored uncompressed.
+SHA256 = {
+    "mnist": {
+        "train-images-idx3-ubyte.gz": "440fcabf73cc546fa21475e81ea370265605f56be210a4024d2ca8f203523609",
+        "train-labels-idx1-ubyte.gz": "3552534a0a558bbed6aed32b30c495cca23d567ec52cac8be1a0730e8010255c",
+        "t10k-images-idx3-ubyte.gz": "8d422c7b0a1c1c79245a5bcf07fe86e33eeafee792b84584aec276f5a2dbc4e6",
+        "t10k-labels-idx1-ubyte.gz": "f7ae60f92e00ec6debd23a6088c31dbd2371eca3ffa0defaefb259924204aec6",
+        "train-images-idx3-ubyte": "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db",
+        "train-labels-idx1-ubyte": "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5",
+        "t10k-images-idx3-ubyte": "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7",
+        "t10k-labels-idx1-ubyte": "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2",
+    },
+    "fashion": {
+        "train-images-idx3-ubyte.gz": "3aede38d61863908ad78613f6a32ed271626dd12800ba2636569512369268a84",
+        "train-labels-idx1-ubyte.gz": "a04f17134ac03560a47e3764e11b92fc97de4d1bfaf8ba1a3aa29af54cc90845",
+        "t10k-images-idx3-ubyte.gz": "346e55b948d973a97e58d2351dde16a484bd415d4595297633bb08f03db6a073",
+        "t10k-labels-idx1-ubyte.gz": "67da17c76eaffca5446c3361aaab5c3cd6d1c2608764d35dfb1850b086bf8dd5",
+    },
+}
+IDX_MAGIC = {"images": 2051, "labels": 2049}  # 0x0803: 3-D unsigned bytes; 0x0801: 1-D
+
+
+def load_mnist(data_dir: str | os.PathLike | None = None, dataset: str = "mnist",
+               download: bool = True):
+    """MNIST digits (dataset="mnist") or Fashion-MNIST (dataset="fashion"), as
+    ((X_train, y_train), (X_test, y_test)): X float32 in [0, 1] of shape (n, 784), y int64.
+
+    The four IDX files are looked for in data_dir (default: $MLP_DATA, else
+    ~/.cache/mlp/<dataset>), gzipped or not, spelled train-images-idx3-ubyte or
+    train-images.idx3-ubyte; files found there are used without any network access. Missing
+    ones are downloaded (unless download=False) from the mirrors in MIRRORS, each checked
+    against its published SHA-256 before it is renamed into place.
+    """
+    if dataset not in MIRRORS:
+        raise ValueError(f"unknown dataset {dataset!r}; choose from {_names(MIRRORS)}")
+    folder = os.fspath(data_dir or os.environ.get("MLP_DATA")
+                       or os.path.join(os.path.expanduser("~"), ".cache", "mlp", dataset))
+    found = {name: _find_idx(folder, name) for name in IDX_FILES}
+    missing = [name + ".gz" for name, path in found.items() if path is None]
+    if missing and not download:
+        raise FileNotFoundError(f"{', '.join(missing)} not found in {folder} and download is off; "
+                                f"put the files there or pass another data_dir")
+    checksums = SHA256[dataset]
+    arrays = []
+    for name, path in found.items():
+        if path is None:
+            arrays.append(_download(name, folder, MIRRORS[dataset], checksums))
+        else:
+            array, trusted = _read_idx(path, name, checksums)
+            if not trusted:
+                warnings.warn(f"{path} is not the published {dataset} file (checksum differs or is "
+                              f"unknown); using it because its IDX header and size are valid",
+                              stacklevel=2)
+            arrays.append(array)
+    (train_images, train_labels), (test_images, test_labels) = arrays[:2], arrays[2:]
+    for images, labels, part in ((train_images, train_labels, "train"), (test_images, test_labels, "t10k")):
+        if len(images) != len(labels):
+            raise ValueError(f"the {part} files of {folder} disagree: {len(images)} images "
+                             f"but {len(labels)} labels")
+
+    def scaled(images: np.ndarray) -> np.ndarray:
+        x = images.reshape(len(images), -1).astype(np.float32)
+        x /= 255
+        return x
+
+    return ((scaled(train_images), train_labels.astype(np.int64)),
+            (scaled(test_images), test_labels.astype(np.int64)))
+
+
+def _find_idx(folder: str, name: str) -> str | None:
+    """The path of IDX file `name` in folder, in any of its usual spellings, or None."""
+    dotted = name.replace("-idx", ".idx")  # train-images.idx3-ubyte
+    for candidate in (name + ".gz", name, dotted + ".gz", dotted):
+        path = os.path.join(folder, candidate)
+        if os.path.isfile(path):
+            return path
+    return None
+
+
+def _read_idx(path: str, name: str, checksums: dict[str, str]) -> tuple[np.ndarray, bool]:
+    """The array in IDX file `name` at path, and whether the file is the published one."""
+    with open(path, "rb") as f:
+        data = f.read()
+    try:
+        payload, trusted = _unpack(data, name, checksums)
+        return _parse_idx(payload, name), trusted
+    except ValueError as e:
+        raise ValueError(f"{path}: {e}") from None
+
+
+def _unpack(data: bytes, name: str, checksums: dict[str, str]) -> tuple[bytes, bool]:
+    """The IDX payload in a file's bytes (gunzipped if they are gzip), and whether the bytes
+    match the published .gz checksum or the payload the published payload checksum."""
+    trusted = hashlib.sha256(data).hexdigest() == checksums.get(name + ".gz")
+    if data[:2] == b"\x1f\x8b":  # the gzip signature, whatever the file name says
+        try:
+            data = gzip.decompress(data)
+        except (OSError, EOFError, zlib.error) as e:
+            raise ValueError(f"not a valid gzip file ({e})") from None
+    return data, trusted or hashlib.sha256(data).hexdigest() == checksums.get(name)
+
+
+def _parse_idx(data: bytes, name: str) -> np.ndarray:
+    """The array in the IDX payload of file `name`: a big-endian magic number, the dimensions,
+    then the bytes."""
+    kind = "images" if "images" in name else "labels"
+    if len(data) < 8:
+        raise ValueError(f"too short ({len(data)} bytes) to be an IDX file")
+    magic = int.from_bytes(data[:4], "big")
+    if magic != IDX_MAGIC[kind]:
+        raise ValueError(f"magic number {magic}, but IDX {kind} have {IDX_MAGIC[kind]}")
+    ndim = data[3]
+    header = 4 + 4 * ndim
+    if len(data) < header:
+        raise ValueError(f"too short ({len(data)} bytes) for the header of an IDX file")
+    dims = struct.unpack(f">{ndim}I", data[4:header])
+    if kind == "images" and dims[1:] != (28, 28):
+        raise ValueError(f"images of {'x'.join(map(str, dims[1:]))} pixels; expected 28x28")
+    if len(data) - header != math.prod(dims):
+        raise ValueError(f"{len(data) - header} bytes of data, but its header announces "
+                         f"{math.prod(dims)} ({' x '.join(map(str, dims))})")
+    return np.frombuffer(data, np.uint8, offset=header).reshape(dims)
+
+
+def _download(name: str, folder: str, mirrors: list[str], checksums: dict[str, str],
+              timeout: float = 30.0) -> np.ndarray:
+    """Fetch name + ".gz" from the first mirror that serves the published file, keep it in
+    folder, and return its array. Any failure, a wrong checksum included, moves on to the
+    next mirror; only a verified file is ever written."""
+    filename = name + ".gz"
+    failures = []
+    for mirror in mirrors:
+        url = mirror + filename
+        try:
+            data = _fetch(url, timeout)
+            payload, trusted = _unpack(data, name, checksums)
+            if not trusted:
+                raise ValueError("not the published file (checksum differs)")
+            array = _parse_idx(payload, name)
+        except (OSError, ValueError) as e:  # HTTP and network errors are OSErrors
+            failures.append(f"{url}: {e}")
+            continue
+        os.makedirs(folder, exist_ok=True)
+        _write_whole(os.path.join(folder, filename), lambda f: f.write(data))
+        return array
+    raise OSError(f"could not download {filename}: " + "; ".join(failures) +
+                  f". Put the four files ({', '.join(n + '.gz' for n in IDX_FILES)}) in {folder} "
+                  f"by hand, or point data_dir (--data-dir) to a folder that has them")
+
+
+def _fetch(url: str, timeout: float) -> bytes:
+    """The body at url (10 MB at most here), with a percentage on stderr if it is a terminal."""
+    request = urllib.request.Request(url, headers={"User-Agent": "mlp.py (numpy MLP)"})
+    with urllib.request.urlopen(request, timeout=timeout) as response:
+        total = int(response.headers.get("Content-Length") or 0)
+        data = bytearray()
+        while chunk := response.read(1 << 16):
+            data += chunk
+            if total and sys.stderr.isatty():
+                print(f"\rdownloading {url}: {100 * len(data) // total}%", end="", file=sys.stderr)
+    if total and sys.stderr.isatty():
+        print(file=sys.stderr)
+    return bytes(data)
+
+
+# ============================================================================ command line
+
+def _confusion_matrix(labels: np.ndarray, predictions: np.ndarray, k: int) -> np.ndarray:
+    """counts[i, j]: how many samples of class i were predicted as class j."""
+    return np.bincount(labels * k + predictions, minlength=k * k).reshape(k, k)
+
+
+def _png(pixels: np.ndarray) -> bytes:
+    """An 8-bit grayscale PNG of a 2-D uint8 array, built with zlib and struct alone."""
+    height, width = pixels.shape
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    rows = np.hstack([np.zeros((height, 1), np.uint8), pixels])  # filter type 0 before each row
+    return (b"\x89PNG\r\n\x1a\n"
+            + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(rows.tobytes(), 9))
+            + chunk(b"IEND", b""))
+
+
+def _weights_picture(W: np.ndarray, shape: tuple[int, int] = (28, 28)) -> np.ndarray:
+    """The first-layer weights as a grid of images, one per hidden unit, each scaled to its own
+    range (mid-gray is 0) and separated by a line of black pixels."""
+    height, width = shape
+    units = W.shape[1]
+    columns = math.ceil(math.sqrt(units))
+    grid_rows = math.ceil(units / columns)
+    picture = np.zeros((grid_rows * (height + 1) + 1, columns * (width + 1) + 1), np.uint8)
+    tiles = W.T.reshape(units, height, width)
+    scale = np.abs(tiles).max(axis=(1, 2), keepdims=True)
+    tiles = 127.5 + 127.5 * tiles / np.where(scale > 0, scale, 1)
+    for unit, tile in enumerate(tiles.round().astype(np.uint8)):
+        top, left = 1 + (unit // columns) * (height + 1), 1 + (unit % columns) * (width + 1)
+        picture[top:top + height, left:left + width] = tile
+    return picture
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:
+        """Report a bad flag in one line, without the usage text."""
+        self.exit(2, f"{self.prog}: error: {message} (see python mlp.py --help)\n")
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="mlp.py", description="Train a multilayer perceptron on MNIST (or "
+                "Fashion-MNIST) and report its accuracy on the test set.",
+                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("--dataset", choices=sorted(MIRRORS), default="mnist")
+    p.add_argument("--data-dir", help="folder with the four IDX files "
+                   "(default: $MLP_DATA, else ~/.cache/mlp/<dataset>)")
+    p.add_argument("--no-download", action="store_true", help="fail rather than download missing files")
+    p.add_argument("--hidden", type=int, nargs="+", default=[512, 512], metavar="N",
+                   help="widths of the hidden layers")
+    p.add_argument("--epochs", type=int, default=20)
+    p.add_argument("--batch-size", type=int, default=128)
+    p.add_argument("--optimizer", choices=["adam", "sgd"], default="adam")
+    p.add_argument("--lr", type=float, help="learning rate (default: the optimizer's; adam 1e-3, sgd 0.1)")
+    p.add_argument("--schedule", choices=["none", *SCHEDULES], default="onecycle")
+    p.add_argument("--dropout", type=float, default=0.2)
+    p.add_argument("--l2", type=float, default=0.0)
+    p.add_argument("--shift", type=int, default=1, metavar="N",
+                   help="shift training images by up to N pixels (0: off)")
+    p.add_argument("--validation-split", type=float, default=0.0, metavar="F",
+                   help="hold out this fraction of the training set to report on each epoch")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--save", metavar="PATH", help="save the trained network (.npz)")
+    p.add_argument("--weights-png", metavar="PATH", help="draw the first-layer weights as a PNG")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the demo: train on MNIST, print one line per epoch, the confusion matrix on the test
+    set and, last, the test accuracy. Returns the exit status."""
+    args = _parser().parse_args(argv)
+    try:
+        with warnings.catch_warnings():
+            warnings.showwarning = lambda message, *rest, **kw: print(f"warning: {message}", file=sys.stderr)
+            (X, y), (X_test, y_test) = load_mnist(args.data_dir, args.dataset, not args.no_download)
+        net = Network([X.shape[1], *args.hidden, 10], hidden="relu", output="softmax", seed=args.seed)
+        print(f"{args.dataset}: {len(X):,} training and {len(X_test):,} test images; network "
+              f"{'-'.join(map(str, net.sizes))}, {args.optimizer}, schedule {args.schedule}, "
+              f"dropout {args.dropout}, shifts up to {args.shift} px")
+        net.fit(X, y, epochs=args.epochs, batch_size=args.batch_size, optimizer=args.optimizer,
+                lr=args.lr, l2=args.l2, dropout=args.dropout,
+                schedule=None if args.schedule == "none" else args.schedule,
+                augment=random_shift(max_shift=args.shift) if args.shift else None,
+                validation_split=args.validation_split, verbose=1)
+        predictions = net.predict(X_test)
+        counts = _confusion_matrix(y_test, predictions, 10)
+        print("confusion matrix on the test set (rows: true class, columns: predicted)")
+        print("     " + "".join(f"{j:6d}" for j in range(10)))
+        for i, row in enumerate(counts):
+            print(f"{i:5d}" + "".join(f"{c:6d}" for c in row))
+        if args.save:
+            net.save(args.save)
+            print(f"saved the network to {args.save}")
+        if args.weights_png:
+            _write_whole(args.weights_png, lambda f: f.write(_png(_weights_picture(net.weights[0]))))
+            print(f"drew the first-layer weights in {args.weights_png}")
+        print(f"test accuracy: {100 * np.mean(predictions == y_test):.2f}%")
+    except (OSError, ValueError, TypeError, FloatingPointError) as e:
+        print(f"mlp.py: error: {e}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("mlp.py: interrupted", file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

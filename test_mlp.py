@@ -1,0 +1,1133 @@
+"""Tests for mlp.py: gradient checks, convergence, the classic tutorial bugs, input errors,
+saving, the MNIST loader (against a local HTTP server) and the command line.
+
+Run with:  python -m unittest -v test_mlp
+"""
+
+import contextlib
+import gzip
+import hashlib
+import http.server
+import io
+import os
+import pickle
+import re
+import signal
+import struct
+import subprocess
+import sys
+import tempfile
+import threading
+import unittest
+import warnings
+import zlib
+from unittest import mock
+
+import numpy as np
+
+import mlp
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REAL_MNIST = os.path.join(HERE, "..", "shared", "data", "mnist")
+
+HIDDEN = ["identity", "sigmoid", "tanh", "relu", "leaky_relu", "elu"]
+# Every output/loss pair the SPEC allows: mse with every output, the log losses with the
+# outputs that are probabilities.
+OUTPUT_LOSS = ([(out, "mse") for out in HIDDEN + ["softmax"]]
+               + [(out, loss) for out in ("softmax", "sigmoid")
+                  for loss in ("cross_entropy", "binary_cross_entropy")])
+
+
+def targets_for(output, n, k, rng):
+    """Random targets of the kind each output takes."""
+    if output == "softmax":
+        return rng.integers(0, k, n)
+    if output == "sigmoid":
+        return rng.integers(0, 2, (n, k)).astype(float)
+    return rng.standard_normal((n, k))
+
+
+def numerical_gradient(net, X, y, l2, h=1e-6):
+    """Central differences of net.loss with respect to every weight and bias."""
+    grads = []
+    for param in list(net.weights) + list(net.biases):
+        grad = np.zeros_like(param)
+        for i in np.ndindex(param.shape):
+            old = param[i]
+            param[i] = old + h
+            plus = net.loss(X, y, l2)
+            param[i] = old - h
+            minus = net.loss(X, y, l2)
+            param[i] = old
+            grad[i] = (plus - minus) / (2 * h)
+        grads.append(grad)
+    return grads
+
+
+def relative_error(a, b):
+    """Largest difference, relative to the largest entry of either array."""
+    return float(np.abs(a - b).max() / max(np.abs(a).max(), np.abs(b).max(), 1e-300))
+
+
+def gradient_check(net, X, y, l2):
+    """The worst relative error of backprop against central differences, over all arrays."""
+    grad_weights, grad_biases = net.backprop(X, y, l2)
+    numerical = numerical_gradient(net, X, y, l2)
+    return max(relative_error(a, n) for a, n in zip(grad_weights + grad_biases, numerical))
+
+
+def spiral(points_per_class=100, classes=3, seed=0):
+    """The cs231n spiral: classes arms winding around the origin, not linearly separable."""
+    rng = np.random.default_rng(seed)
+    X, y = [], []
+    for c in range(classes):
+        r = np.linspace(0.0, 1, points_per_class)
+        t = np.linspace(c * 4, (c + 1) * 4, points_per_class) + rng.standard_normal(points_per_class) * 0.2
+        X.append(np.c_[r * np.sin(t), r * np.cos(t)])
+        y.append(np.full(points_per_class, c))
+    return np.concatenate(X), np.concatenate(y)
+
+
+class GradientCheck(unittest.TestCase):
+    """backprop is the exact gradient of loss, for every activation and loss pair."""
+
+    def check(self, hidden, output, loss, l2, seed=0):
+        rng = np.random.default_rng(seed)
+        net = mlp.Network([4, 5, 6, 3], hidden=hidden, output=output, loss=loss, seed=seed,
+                          dtype="float64")
+        X = rng.standard_normal((8, 4))
+        y = targets_for(output, 8, 3, rng)
+        zs, _ = net.feedforward(X)
+        # A change of h in one weight moves z by at most h * max|x| (about 3e-6): make sure no z
+        # is that close to the kink of ReLU at 0, where central differences would straddle it.
+        self.assertGreater(min(np.abs(z).min() for z in zs), 1e-5)
+        error = gradient_check(net, X, y, l2)
+        self.assertLessEqual(error, 1e-6, f"{hidden} -> {output} + {loss}, l2={l2}: {error:.2e}")
+        return error
+
+    def test_every_hidden_activation_with_every_output_and_loss(self):
+        worst = 0.0
+        for hidden in HIDDEN:
+            for output, loss in OUTPUT_LOSS:
+                for l2 in (0.0, 0.1):
+                    with self.subTest(hidden=hidden, output=output, loss=loss, l2=l2):
+                        worst = max(worst, self.check(hidden, output, loss, l2))
+        self.assertLessEqual(worst, 1e-6)
+
+    def test_mixed_hidden_activations_and_one_hot_and_soft_targets(self):
+        rng = np.random.default_rng(1)
+        X = rng.standard_normal((6, 3))
+        net = mlp.Network([3, 4, 5, 4], hidden=["tanh", "elu"], output="softmax", seed=1, dtype="float64")
+        one_hot = np.eye(4)[rng.integers(0, 4, 6)]
+        soft = rng.dirichlet(np.ones(4), 6)  # rows that sum to 1, like label smoothing
+        for y in (one_hot, soft):
+            self.assertLessEqual(gradient_check(net, X, y, 0.05), 1e-6)
+        net = mlp.Network([3, 4, 5, 2], hidden="sigmoid", output="sigmoid", seed=1, dtype="float64")
+        self.assertLessEqual(gradient_check(net, X, rng.random((6, 2)), 0.0), 1e-6)
+
+    def test_single_output_with_one_dimensional_targets(self):
+        rng = np.random.default_rng(2)
+        X = rng.standard_normal((5, 3))
+        for output, y in (("sigmoid", rng.integers(0, 2, 5)), ("identity", rng.standard_normal(5))):
+            net = mlp.Network([3, 4, 4, 1], hidden="tanh", output=output, seed=2, dtype="float64")
+            self.assertLessEqual(gradient_check(net, X, y, 0.01), 1e-6)
+
+    def test_backprop_is_stateless_and_returns_fresh_arrays(self):
+        rng = np.random.default_rng(3)
+        net = mlp.Network([3, 4, 2], seed=3, dtype="float64")
+        X, y = rng.standard_normal((5, 3)), rng.integers(0, 2, 5)
+        before = [W.copy() for W in net.weights]
+        first = net.backprop(X, y, 0.1)
+        second = net.backprop(X, y, 0.1)
+        for a, b in zip(first[0] + first[1], second[0] + second[1]):
+            np.testing.assert_array_equal(a, b)
+            self.assertFalse(np.shares_memory(a, b))
+        for W, W0 in zip(net.weights, before):
+            np.testing.assert_array_equal(W, W0)
+        self.assertEqual([g.shape for g in first[0]], [W.shape for W in net.weights])
+        self.assertEqual([g.shape for g in first[1]], [b.shape for b in net.biases])
+
+    def test_loss_is_mean_loss_plus_half_l2_times_squared_weights(self):
+        rng = np.random.default_rng(4)
+        net = mlp.Network([3, 4, 2], hidden="tanh", output="identity", seed=4, dtype="float64")
+        X, y = rng.standard_normal((6, 3)), rng.standard_normal((6, 2))
+        a = np.tanh(X @ net.weights[0] + net.biases[0]) @ net.weights[1] + net.biases[1]
+        mse = np.mean(0.5 * np.sum((a - y) ** 2, axis=1))
+        penalty = 0.3 / 2 * sum(np.sum(W ** 2) for W in net.weights)
+        self.assertAlmostEqual(net.loss(X, y), mse, places=12)
+        self.assertAlmostEqual(net.loss(X, y, l2=0.3), mse + penalty, places=12)
+
+
+class WorkedExample(unittest.TestCase):
+    """One SGD step of a tiny network, worked by hand."""
+
+    def test_one_sgd_step_by_hand(self):
+        # Network 2 -> 2 (ReLU) -> 1 (identity), mse, one sample x = [1, 2], target y = 1.
+        net = mlp.Network([2, 2, 1], hidden="relu", output="identity", dtype="float64")
+        net.weights[0] = [[1.0, -1.0], [0.5, 1.0]]
+        net.biases[0] = [0.0, 0.5]
+        net.weights[1] = [[1.0], [-2.0]]
+        net.biases[1] = [0.5]
+        X, y = np.array([[1.0, 2.0]]), np.array([1.0])
+        # Forward: z1 = x W1 + b1 = [1 + 1, -1 + 2] + [0, 0.5] = [2, 1.5]; a1 = relu(z1) = [2, 1.5]
+        #          z2 = 2 * 1 + 1.5 * (-2) + 0.5 = -0.5 = a2;  loss = 1/2 (a2 - y)^2 = 1.125
+        zs, activations = net.feedforward(X)
+        np.testing.assert_allclose(zs[0], [[2.0, 1.5]])
+        np.testing.assert_allclose(activations[2], [[-0.5]])
+        self.assertAlmostEqual(net.loss(X, y), 1.125)
+        # Backward: delta2 = a2 - y = -1.5
+        #           dW2 = a1^T delta2 = [[-3], [-2.25]],  db2 = [-1.5]
+        #           delta1 = (delta2 W2^T) * relu'(z1) = [-1.5, 3] * [1, 1] = [-1.5, 3]
+        #           dW1 = x^T delta1 = [[-1.5, 3], [-3, 6]],  db1 = [-1.5, 3]
+        grad_weights, grad_biases = net.backprop(X, y)
+        np.testing.assert_allclose(grad_weights[1], [[-3.0], [-2.25]])
+        np.testing.assert_allclose(grad_biases[1], [-1.5])
+        np.testing.assert_allclose(grad_weights[0], [[-1.5, 3.0], [-3.0, 6.0]])
+        np.testing.assert_allclose(grad_biases[0], [-1.5, 3.0])
+        # Update with lr 0.05, no momentum: theta - 0.05 * gradient
+        #   W1 = [[1.075, -1.15], [0.65, 0.7]],  b1 = [0.075, 0.35],  W2 = [[1.15], [-1.8875]],  b2 = [0.575]
+        # New forward: z1 = [1.075 + 1.3 + 0.075, -1.15 + 1.4 + 0.35] = [2.45, 0.6]
+        #   a2 = 2.45 * 1.15 - 0.6 * 1.8875 + 0.575 = 2.26; loss = 1/2 (1.26)^2 = 0.7938
+        net.fit(X, y, epochs=1, batch_size=1, optimizer=mlp.SGD(lr=0.05, momentum=0.0), verbose=0)
+        np.testing.assert_allclose(net.weights[0], [[1.075, -1.15], [0.65, 0.7]])
+        np.testing.assert_allclose(net.biases[0], [0.075, 0.35])
+        np.testing.assert_allclose(net.weights[1], [[1.15], [-1.8875]])
+        np.testing.assert_allclose(net.biases[1], [0.575])
+        np.testing.assert_allclose(net.predict(X), [[2.26]])
+        self.assertAlmostEqual(net.loss(X, y), 0.5 * 1.26 ** 2)
+
+
+class Convergence(unittest.TestCase):
+    """Small problems that a sign error or a broken derivative would fail."""
+
+    def test_xor_reaches_100_percent(self):
+        X = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], float)
+        y = np.array([0, 1, 1, 0])
+        net = mlp.Network([2, 8, 2], hidden="tanh", output="softmax", seed=0)
+        history = net.fit(X, y, epochs=300, batch_size=4, optimizer="adam", lr=0.05, verbose=0)
+        np.testing.assert_array_equal(net.predict(X), y)
+        self.assertEqual(history["accuracy"][-1], 1.0)
+        self.assertLess(history["loss"][-1], 0.05)  # log 2 = 0.69 for a network that learned nothing
+
+    def test_spiral_reaches_95_percent(self):
+        X, y = spiral()
+        net = mlp.Network([2, 64, 64, 3], hidden="relu", output="softmax", seed=0)
+        net.fit(X, y, epochs=200, batch_size=32, lr=0.01, verbose=0)
+        self.assertGreaterEqual(net.evaluate(X, y)["accuracy"], 0.95)  # a linear model gets ~50%
+
+    def test_sigmoid_with_binary_cross_entropy_separates_two_circles(self):
+        rng = np.random.default_rng(0)
+        angle = rng.uniform(0, 2 * np.pi, 400)
+        radius = np.where(np.arange(400) % 2 == 0, 1.0, 2.0) + rng.normal(0, 0.15, 400)
+        X = np.c_[radius * np.cos(angle), radius * np.sin(angle)]
+        y = (np.arange(400) % 2 == 1).astype(int)
+        net = mlp.Network([2, 16, 1], hidden="tanh", output="sigmoid", seed=0)
+        history = net.fit(X, y, epochs=100, batch_size=32, lr=0.02, verbose=0)
+        self.assertGreaterEqual(net.evaluate(X, y)["accuracy"], 0.97)  # half of them by chance
+        self.assertLess(history["loss"][-1], 0.15)                    # log 2 = 0.69 by chance
+
+    def test_identity_with_mse_fits_a_sine(self):
+        X = np.linspace(-2, 2, 200).reshape(-1, 1)
+        y = np.sin(2 * X[:, 0])
+        net = mlp.Network([1, 32, 32, 1], hidden="tanh", output="identity", seed=0)
+        net.fit(X, y, epochs=300, batch_size=20, lr=0.01, verbose=0)
+        # 1/2 mean squared error: 0.25 for the best constant, 0.005 means an RMS error of 0.1
+        self.assertLess(net.evaluate(X, y)["loss"], 0.005)
+
+    def test_sgd_with_nesterov_momentum_trains(self):
+        X, y = spiral(60)
+        net = mlp.Network([2, 32, 32, 3], hidden="tanh", output="softmax", seed=1)
+        first = net.evaluate(X, y)["loss"]
+        net.fit(X, y, epochs=100, batch_size=20, optimizer=mlp.SGD(lr=0.05, momentum=0.9, nesterov=True), verbose=0)
+        self.assertLess(net.evaluate(X, y)["loss"], first / 3)
+
+
+class ClassicBugs(unittest.TestCase):
+    """What the tutorials this grew from got wrong."""
+
+    def test_relu_selects_the_right_elements_and_leaves_its_input_alone(self):
+        z = np.array([[-2.0, -0.5, 0.0, 0.5, 2.0]], np.float32)
+        original = z.copy()
+        np.testing.assert_array_equal(mlp.relu(z), [[0, 0, 0, 0.5, 2]])
+        np.testing.assert_array_equal(mlp.relu_prime(z), [[0, 0, 0, 1, 1]])
+        np.testing.assert_allclose(mlp.leaky_relu(z), [[-0.02, -0.005, 0, 0.5, 2]], rtol=1e-7)
+        np.testing.assert_allclose(mlp.leaky_relu_prime(z), [[0.01, 0.01, 0.01, 1, 1]], rtol=1e-7)
+        np.testing.assert_array_equal(z, original)
+        for name, (f, prime) in mlp.ACTIVATIONS.items():
+            f(z)
+            if prime is not None:
+                prime(z)
+            np.testing.assert_array_equal(z, original, err_msg=name)
+
+    def test_feedforward_keeps_the_pre_activations(self):
+        # A ReLU that clips z in place would leave no negative z behind.
+        net = mlp.Network([4, 16, 3], hidden="relu", seed=0)
+        zs, activations = net.feedforward(np.random.default_rng(0).standard_normal((8, 4)))
+        self.assertLess(zs[0].min(), 0)
+        np.testing.assert_array_equal(activations[1], np.maximum(zs[0], 0))
+
+    def test_derivatives_are_taken_at_the_pre_activation(self):
+        z = np.linspace(-3, 3, 13).reshape(1, -1)
+        h = 1e-6
+        for name, (f, prime) in mlp.ACTIVATIONS.items():
+            if prime is None:
+                continue
+            numerical = (f(z + h) - f(z - h)) / (2 * h)
+            at_kink = np.isclose(z, 0)
+            np.testing.assert_allclose(prime(z)[~at_kink], numerical[~at_kink], atol=1e-7, err_msg=name)
+        # sigmoid'(2) = s(2)(1 - s(2)) = 0.10499; the bug s(s(2))(1 - s(s(2))) gives 0.2034
+        self.assertAlmostEqual(float(mlp.sigmoid_prime(np.array(2.0))), 0.104993585, places=8)
+
+    def test_softmax_does_not_overflow_at_plus_minus_1000(self):
+        z = np.array([[1000.0, -1000.0, 0.0], [-1000.0, -1000.0, -1000.0], [1000.0, 1000.0, 999.0]])
+        with np.errstate(all="raise"):
+            a = mlp.softmax(z)
+        self.assertTrue(np.all(np.isfinite(a)))
+        np.testing.assert_allclose(a.sum(axis=1), 1)
+        np.testing.assert_allclose(a[0], [1, 0, 0])
+        np.testing.assert_allclose(a[1], [1 / 3] * 3)
+        e = np.exp(-1.0)
+        np.testing.assert_allclose(a[2], [1 / (2 + e), 1 / (2 + e), e / (2 + e)])
+
+    def test_sigmoid_and_elu_do_not_warn_at_plus_minus_1000(self):
+        z = np.array([-1000.0, -50.0, 0.0, 50.0, 1000.0])
+        with np.errstate(all="raise"), warnings.catch_warnings():
+            warnings.simplefilter("error")
+            s = mlp.sigmoid(z)
+            d = mlp.sigmoid_prime(z)
+            mlp.elu(z), mlp.elu_prime(z), mlp.tanh_prime(z)
+            s32 = mlp.sigmoid(z.astype(np.float32))
+        np.testing.assert_allclose(s, [0, 1 / (1 + np.exp(50)), 0.5, 1 / (1 + np.exp(-50)), 1], atol=1e-15)
+        self.assertTrue(np.all(np.isfinite(d)) and np.all(d >= 0))
+        self.assertEqual(s32.dtype, np.float32)
+
+    def test_losses_stay_finite_for_saturated_outputs(self):
+        a = np.array([[0.0, 1.0]])
+        with np.errstate(all="raise"):
+            for name, (value, prime) in mlp.LOSSES.items():
+                self.assertTrue(np.all(np.isfinite(value(a, np.array([[1.0, 0.0]])))), name)
+                self.assertTrue(np.all(np.isfinite(prime(a, np.array([[1.0, 0.0]])))), name)
+        # A saturated network trains on with the fused delta instead of NaN.
+        net = mlp.Network([1, 1], output="sigmoid", seed=0)
+        net.weights[0] = [[1000.0]]
+        with np.errstate(all="raise"):
+            loss = net.loss([[1.0], [-1.0]], [0, 1])
+            grad_weights, _ = net.backprop([[1.0], [-1.0]], [0, 1])
+        self.assertTrue(np.isfinite(loss) and loss > 10)
+        self.assertTrue(np.isfinite(grad_weights[0]).all() and grad_weights[0][0, 0] > 0)
+
+    def test_an_update_goes_down_the_loss(self):
+        rng = np.random.default_rng(0)
+        X = rng.standard_normal((32, 5))
+        for hidden, (output, loss) in [(h, ol) for h in ("sigmoid", "relu") for ol in OUTPUT_LOSS]:
+            with self.subTest(hidden=hidden, output=output, loss=loss):
+                net = mlp.Network([5, 8, 8, 3], hidden=hidden, output=output, loss=loss, seed=0, dtype="float64")
+                y = targets_for(output, 32, 3, rng)
+                before = net.loss(X, y)
+                net.fit(X, y, epochs=1, batch_size=32, optimizer=mlp.SGD(lr=1e-3, momentum=0.0),
+                        shuffle=False, verbose=0)
+                self.assertLess(net.loss(X, y), before)
+
+    def test_the_library_runs_warning_free_under_errstate_raise(self):
+        rng = np.random.default_rng(0)
+        X = rng.standard_normal((64, 6)) * 3
+        with np.errstate(all="raise"), warnings.catch_warnings():
+            warnings.simplefilter("error")
+            for hidden in HIDDEN:
+                for output, loss in OUTPUT_LOSS:
+                    net = mlp.Network([6, 8, 8, 3], hidden=hidden, output=output, loss=loss, seed=0)
+                    y = targets_for(output, 64, 3, rng)
+                    net.fit(X, y, epochs=2, batch_size=16, l2=1e-3, dropout=0.2,
+                            schedule="onecycle", validation_split=0.25, early_stopping=1, verbose=0)
+                    net.predict(X), net.evaluate(X, y), net.loss(X, y, 0.1), net.backprop(X, y, 0.1)
+
+
+class Optimizers(unittest.TestCase):
+    """The flat-buffer optimizers compute the textbook updates, parameter by parameter."""
+
+    def test_adam_matches_a_per_array_adam(self):
+        rng = np.random.default_rng(0)
+        # Two hidden layers of the same shape: their state must not be shared.
+        net = mlp.Network([4, 4, 4, 4], hidden="tanh", seed=0, dtype="float64")
+        X, y = rng.standard_normal((16, 4)), rng.integers(0, 4, 16)
+        params = [p.copy() for p in net.weights + net.biases]
+        m = [np.zeros_like(p) for p in params]
+        v = [np.zeros_like(p) for p in params]
+        lr, b1, b2, eps = 0.01, 0.8, 0.99, 1e-6
+        optimizer = mlp.Adam(lr, b1, b2, eps)
+        for t in range(1, 6):
+            grad_weights, grad_biases = net.backprop(X, y)
+            net.fit(X, y, epochs=1, batch_size=16, optimizer=optimizer, shuffle=False, verbose=0)
+            for p, g, mp, vp in zip(params, grad_weights + grad_biases, m, v):
+                mp[...] = b1 * mp + (1 - b1) * g
+                vp[...] = b2 * vp + (1 - b2) * g * g
+                p -= lr * (mp / (1 - b1 ** t)) / (np.sqrt(vp / (1 - b2 ** t)) + eps)
+            for p, q in zip(params, net.weights + net.biases):
+                np.testing.assert_allclose(q, p, rtol=1e-12, atol=1e-14)
+
+    def test_sgd_matches_momentum_and_nesterov_by_the_textbook(self):
+        rng = np.random.default_rng(1)
+        X, y = rng.standard_normal((16, 3)), rng.standard_normal((16, 2))
+        for nesterov in (False, True):
+            net = mlp.Network([3, 5, 2], hidden="tanh", output="identity", seed=1, dtype="float64")
+            params = [p.copy() for p in net.weights + net.biases]
+            velocity = [np.zeros_like(p) for p in params]
+            optimizer = mlp.SGD(lr=0.1, momentum=0.8, nesterov=nesterov)
+            for _ in range(4):
+                grads = sum(net.backprop(X, y), [])
+                net.fit(X, y, epochs=1, batch_size=16, optimizer=optimizer, verbose=0)
+                for p, g, vp in zip(params, grads, velocity):
+                    vp[...] = 0.8 * vp - 0.1 * g
+                    p += 0.8 * vp - 0.1 * g if nesterov else vp
+                for p, q in zip(params, net.weights + net.biases):
+                    np.testing.assert_allclose(q, p, rtol=1e-12, atol=1e-14)
+
+    def test_an_optimizer_instance_keeps_its_state_across_fit_calls(self):
+        X, y = spiral(30)
+        one, two = (mlp.Network([2, 16, 3], seed=5) for _ in range(2))
+        one.fit(X, y, epochs=3, batch_size=16, optimizer=mlp.Adam(), verbose=0)
+        adam = mlp.Adam()
+        for _ in range(3):
+            two.fit(X, y, epochs=1, batch_size=16, optimizer=adam, verbose=0)
+        self.assertEqual(adam.t, 3 * 6)
+        for W1, W2 in zip(one.weights + one.biases, two.weights + two.biases):
+            np.testing.assert_array_equal(W1, W2)
+
+    def test_one_optimizer_cannot_train_two_networks(self):
+        X, y = spiral(10)
+        adam = mlp.Adam()
+        mlp.Network([2, 4, 3], seed=0).fit(X, y, epochs=1, optimizer=adam, verbose=0)
+        with self.assertRaisesRegex(ValueError, "another network"):
+            mlp.Network([2, 4, 3], seed=0).fit(X, y, epochs=1, optimizer=adam, verbose=0)
+
+    def test_lr_overrides_and_schedules_scale_the_rate(self):
+        X, y = spiral(10)
+        net = mlp.Network([2, 4, 3], seed=0)
+        before = net.weights[0].copy()
+        net.fit(X, y, epochs=2, optimizer=mlp.SGD(lr=0.1), schedule=lambda progress: 0.0, verbose=0)
+        np.testing.assert_array_equal(net.weights[0], before)
+        seen = []
+        net.fit(X, y, epochs=3, batch_size=10, optimizer="sgd", lr=1e-9,
+                schedule=lambda progress: seen.append(progress) or 1.0, verbose=0)
+        self.assertEqual(seen, [i / 9 for i in range(9)])
+        self.assertEqual(mlp.cosine(0.0), 1.0)
+        self.assertAlmostEqual(mlp.cosine(1.0), 0.0)
+        self.assertEqual(mlp.onecycle(0.0), 0.0)
+        self.assertEqual(mlp.onecycle(0.25), 1.0)
+        self.assertAlmostEqual(mlp.onecycle(1.0), 0.0)
+
+
+class Training(unittest.TestCase):
+    """fit: determinism, history, validation, early stopping, Ctrl-C, divergence, dtypes."""
+
+    def test_same_seed_same_data_gives_bit_identical_weights(self):
+        X, y = spiral(40)
+        nets = [mlp.Network([2, 16, 16, 3], seed=7) for _ in range(3)]
+        for net in nets[:2]:
+            net.fit(X, y, epochs=3, batch_size=16, dropout=0.3, validation_split=0.2,
+                    augment=lambda xb, rng: xb + rng.normal(0, 0.01, xb.shape), verbose=0)
+        for W1, W2 in zip(nets[0].weights + nets[0].biases, nets[1].weights + nets[1].biases):
+            np.testing.assert_array_equal(W1, W2)
+        other = mlp.Network([2, 16, 16, 3], seed=8)
+        self.assertFalse(np.array_equal(nets[2].weights[0], other.weights[0]))
+
+    def test_no_global_random_state_is_used(self):
+        np.random.seed(123)
+        state = np.random.get_state()[1].copy()
+        X, y = spiral(20)
+        net = mlp.Network([2, 8, 3], seed=None)
+        net.fit(X, y, epochs=2, dropout=0.5, validation_split=0.3, verbose=0)
+        np.testing.assert_array_equal(np.random.get_state()[1], state)
+
+    def test_float32_by_default_and_float64_on_request(self):
+        X, y = spiral(20)
+        for dtype in ("float32", "float64"):
+            net = mlp.Network([2, 8, 3], seed=0, dtype=dtype)
+            net.fit(X.astype(np.float64), y, epochs=1, dropout=0.1, verbose=0)
+            zs, activations = net.feedforward(X)
+            grads = sum(net.backprop(X, y, 0.1), [])
+            for array in net.weights + net.biases + zs + activations[1:] + grads + [net.predict_proba(X)]:
+                self.assertEqual(array.dtype, np.dtype(dtype))
+
+    def test_history_holds_what_was_asked_for(self):
+        X, y = spiral(20)
+        net = mlp.Network([2, 8, 3], seed=0)
+        history = net.fit(X, y, epochs=3, validation_data=(X, y), verbose=0)
+        self.assertEqual(set(history), {"loss", "accuracy", "val_loss", "val_accuracy", "time"})
+        self.assertTrue(all(len(values) == 3 for values in history.values()))
+        self.assertAlmostEqual(history["val_loss"][-1], net.evaluate(X, y)["loss"], places=6)
+        regression = mlp.Network([2, 4, 1], output="identity", seed=0)
+        history = regression.fit(X, X[:, 0], epochs=2, verbose=0)
+        self.assertEqual(set(history), {"loss", "time"})
+
+    def test_verbose_prints_one_line_per_epoch_and_quiet_prints_nothing(self):
+        X, y = spiral(20)
+        for verbose, lines in ((0, 0), (1, 3)):
+            out = io.StringIO()
+            with contextlib.redirect_stdout(out):
+                mlp.Network([2, 8, 3], seed=0).fit(X, y, epochs=3, validation_split=0.2, verbose=verbose)
+            printed = out.getvalue().splitlines()
+            self.assertEqual(len(printed), lines)
+            for line in printed:
+                self.assertRegex(line, r"^epoch \d/3 .*loss .*accuracy .*val_loss .*val_accuracy .*samples/s$")
+
+    def test_validation_split_is_random_not_the_last_rows(self):
+        # The last quarter of the rows is the only place class 2 occurs: a split that took the
+        # last rows would validate on a class the network never saw.
+        rng = np.random.default_rng(0)
+        y = np.r_[rng.integers(0, 2, 300), np.full(100, 2)]
+        X = np.eye(3)[y] + rng.normal(0, 0.1, (400, 3))
+        net = mlp.Network([3, 8, 3], seed=0)
+        history = net.fit(X, y, epochs=20, batch_size=16, validation_split=0.25, lr=0.01, verbose=0)
+        self.assertGreater(history["val_accuracy"][-1], 0.95)
+
+    def test_early_stopping_restores_the_best_weights(self):
+        # Random labels: the network memorises the training half, so validation loss rises.
+        rng = np.random.default_rng(0)
+        X, y = rng.standard_normal((80, 10)), rng.integers(0, 3, 80)
+        net = mlp.Network([10, 64, 64, 3], seed=0)
+        history = net.fit(X[:40], y[:40], epochs=200, batch_size=8, lr=0.01,
+                          validation_data=(X[40:], y[40:]), early_stopping=3, verbose=0)
+        best = int(np.argmin(history["val_loss"]))
+        self.assertLess(len(history["val_loss"]), 200)
+        self.assertEqual(len(history["val_loss"]), best + 1 + 3)
+        self.assertEqual(net.evaluate(X[40:], y[40:])["loss"], history["val_loss"][best])
+
+    def test_ctrl_c_keeps_the_weights_and_returns_the_history_so_far(self):
+        X, y = spiral(40)  # 120 rows: 8 batches of 16 per epoch
+        net = mlp.Network([2, 8, 3], seed=0)
+        adam = mlp.Adam()
+        batches = []
+
+        def press_ctrl_c_in_epoch_2(x_batch, rng):
+            batches.append(len(x_batch))
+            if len(batches) == 8 + 3:
+                signal.raise_signal(signal.SIGINT)
+            return x_batch
+
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out):
+            history = net.fit(X, y, epochs=5, batch_size=16, optimizer=adam,
+                              augment=press_ctrl_c_in_epoch_2)
+        self.assertEqual(len(history["loss"]), 1)
+        self.assertEqual(adam.t, 11)  # the batch during which Ctrl-C came was finished
+        self.assertIn("interrupted in epoch 2", out.getvalue())
+        self.assertIs(signal.getsignal(signal.SIGINT), signal.default_int_handler)
+        self.assertTrue(all(np.isfinite(W).all() for W in net.weights))
+
+    def test_ctrl_c_in_the_first_epoch_or_as_an_exception(self):
+        X, y = spiral(40)
+        for how in ("signal", "exception"):
+            net = mlp.Network([2, 8, 3], seed=0)
+            before = net.weights[0].copy()
+
+            def interrupt(x_batch, rng):
+                if how == "signal":
+                    signal.raise_signal(signal.SIGINT)
+                    return x_batch
+                raise KeyboardInterrupt
+
+            history = net.fit(X, y, epochs=3, augment=interrupt, validation_split=0.2,
+                              early_stopping=2, verbose=0)
+            self.assertEqual(history["loss"], [])
+            self.assertEqual(history["val_loss"], [])
+            self.assertEqual(np.array_equal(net.weights[0], before), how == "exception")
+
+    def test_a_diverging_loss_stops_with_a_clear_error_and_keeps_finite_weights(self):
+        X = np.linspace(-1, 1, 64).reshape(-1, 1)
+        y = 5 * X[:, 0]
+
+        def network(epochs=0):
+            net = mlp.Network([1, 16, 1], hidden="relu", output="identity", seed=0)
+            if epochs:
+                net.fit(X, y, epochs=epochs, batch_size=16, optimizer=mlp.SGD(lr=10.0), verbose=0)
+            return net
+
+        # numpy warns of the overflow, or raises FloatingPointError itself under "raise"
+        for errors in ("ignore", "raise"):
+            with self.subTest(errors=errors), np.errstate(all=errors):
+                net = network()
+                with self.assertRaisesRegex(FloatingPointError, r"diverged in epoch \d+.*smaller learning rate") as caught:
+                    net.fit(X, y, epochs=50, batch_size=16, optimizer=mlp.SGD(lr=10.0), verbose=0)
+                epoch = int(re.search(r"epoch (\d+)", str(caught.exception)).group(1))
+                self.assertGreater(epoch, 1)
+                # The same seed replays the run: the weights kept are those of the epoch before.
+                replay = network(epoch - 1)
+                for W, W_replay in zip(net.weights + net.biases, replay.weights + replay.biases):
+                    np.testing.assert_array_equal(W, W_replay)
+
+    def test_augment_sees_training_batches_only_and_the_callers_data_is_untouched(self):
+        X, y = spiral(40)
+        X_val, y_val = X + 100.0, y  # far from every training row
+        seen = []
+
+        def augment(x_batch, rng):
+            seen.append(x_batch.copy())
+            x_batch += 1.0  # changing the batch in place must not reach the caller
+            return x_batch
+
+        X_copy, y_copy, X_val_copy = X.copy(), y.copy(), X_val.copy()
+        net = mlp.Network([2, 8, 3], seed=0)
+        net.fit(X, y, epochs=2, batch_size=16, augment=augment, validation_data=(X_val, y_val), verbose=0)
+        self.assertTrue(all(np.abs(batch).max() < 50 for batch in seen))
+        self.assertEqual(sum(len(batch) for batch in seen), 2 * len(X))
+        for a, b in ((X, X_copy), (y, y_copy), (X_val, X_val_copy)):
+            np.testing.assert_array_equal(a, b)
+
+    def test_callers_arrays_are_never_modified(self):
+        rng = np.random.default_rng(0)
+        for dtype in (np.float32, np.float64):
+            X = rng.standard_normal((50, 4)).astype(dtype)
+            y = np.eye(3, dtype=dtype)[rng.integers(0, 3, 50)]
+            X_copy, y_copy = X.copy(), y.copy()
+            net = mlp.Network([4, 8, 3], seed=0)
+            net.fit(X, y, epochs=2, dropout=0.5, l2=0.1, validation_split=0.2, verbose=0)
+            net.predict(X), net.predict_proba(X), net.evaluate(X, y)
+            net.loss(X, y, 0.1), net.backprop(X, y), net.feedforward(X)
+            np.testing.assert_array_equal(X, X_copy)
+            np.testing.assert_array_equal(y, y_copy)
+
+    def test_predict_shapes_and_kinds(self):
+        rng = np.random.default_rng(0)
+        X = rng.standard_normal((7, 3))
+        cases = [("softmax", 4, (7,)), ("sigmoid", 1, (7,)), ("sigmoid", 2, (7, 2)), ("identity", 2, (7, 2))]
+        for output, k, shape in cases:
+            net = mlp.Network([3, 5, k], output=output, seed=0)
+            prediction = net.predict(X)
+            self.assertEqual(prediction.shape, shape)
+            proba = net.predict_proba(X)
+            if output == "softmax":
+                np.testing.assert_array_equal(prediction, proba.argmax(axis=1))
+                np.testing.assert_allclose(proba.sum(axis=1), 1, rtol=1e-6)
+            elif output == "sigmoid":
+                np.testing.assert_array_equal(prediction.reshape(7, k), (proba > 0.5).astype(int))
+            else:
+                np.testing.assert_array_equal(prediction, proba)
+        net = mlp.Network([3, 5, 2], output="identity", seed=0)
+        self.assertEqual(set(net.evaluate(X, rng.standard_normal((7, 2)))), {"loss"})
+        net = mlp.Network([3, 5, 2], seed=0)
+        self.assertEqual(set(net.evaluate(X, [0, 1, 0, 1, 0, 1, 0])), {"loss", "accuracy"})
+
+    def test_assigning_a_weight_matrix_copies_it_into_the_parameters(self):
+        net = mlp.Network([2, 3, 2], seed=0)
+        net.weights[0] = np.ones((2, 3))
+        net.weights[1] += 1.0
+        np.testing.assert_array_equal(net._params[:6], 1.0)
+        with self.assertRaisesRegex(ValueError, "shape"):
+            net.biases[0] = np.ones(4)
+        with self.assertRaises(AttributeError):
+            net.weights = []
+
+
+class Errors(unittest.TestCase):
+    """Bad input raises an error that names the argument."""
+
+    def setUp(self):
+        self.net = mlp.Network([4, 5, 3], seed=0)
+        self.X = np.zeros((6, 4))
+        self.y = np.array([0, 1, 2, 0, 1, 2])
+
+    def fits(self, **kwargs):
+        arguments = dict(X=self.X, y=self.y, epochs=1, verbose=0)
+        arguments.update(kwargs)
+        return self.net.fit(**arguments)
+
+    def test_bad_inputs_name_what_was_wrong(self):
+        X, y = self.X, self.y
+        nan_X = X.copy()
+        nan_X[2, 1] = np.nan
+        inf_y = np.zeros((6, 3))
+        inf_y[0, 0] = np.inf
+        cases = [
+            (ValueError, r"X must be 2-D.*\(4,\).*x\.reshape\(1, -1\)", lambda: self.net.predict(np.zeros(4))),
+            (ValueError, r"X must be 2-D.*\(2, 3, 4\)", lambda: self.net.predict(np.zeros((2, 3, 4)))),
+            (ValueError, r"X has 5 columns.*sizes\[0\] = 4", lambda: self.net.predict(np.zeros((6, 5)))),
+            (ValueError, r"X and y have different lengths: 6 and 5", lambda: self.fits(y=y[:5])),
+            (ValueError, r"X contains NaN or inf", lambda: self.fits(X=nan_X)),
+            (ValueError, r"y contains NaN or inf", lambda: self.fits(y=inf_y)),
+            (ValueError, r"y holds the label 3, outside the integers \[0, 3\)", lambda: self.fits(y=y + 1)),
+            (ValueError, r"y holds the label -1", lambda: self.fits(y=y - 1)),
+            (ValueError, r"y holds the label 0\.5", lambda: self.fits(y=y * 0.5)),
+            (ValueError, r"one-hot y has width 4, but the output layer has 3", lambda: self.fits(y=np.eye(4)[y])),
+            (ValueError, r"every row of one-hot y must sum to 1", lambda: self.fits(y=np.ones((6, 3)))),
+            (ValueError, r"X is empty", lambda: self.fits(X=np.zeros((0, 4)), y=[])),
+            (TypeError, r"X must hold numbers", lambda: self.net.predict([["a", "b", "c", "d"]])),
+            (ValueError, r"epochs must be a positive integer; got 0", lambda: self.fits(epochs=0)),
+            (TypeError, r"epochs must be an integer; got 2\.5", lambda: self.fits(epochs=2.5)),
+            (ValueError, r"batch_size must be a positive integer; got -1", lambda: self.fits(batch_size=-1)),
+            (ValueError, r"lr must be positive; got 0", lambda: self.fits(lr=0)),
+            (ValueError, r"lr must be positive; got -0\.1", lambda: mlp.SGD(lr=-0.1)),
+            (ValueError, r"lr must be finite", lambda: self.fits(lr=float("nan"))),
+            (ValueError, r"dropout must be in \[0, 1\); got 1", lambda: self.fits(dropout=1)),
+            (ValueError, r"dropout must be in \[0, 1\); got -0\.1", lambda: self.fits(dropout=-0.1)),
+            (ValueError, r"l2 must be 0 or more", lambda: self.fits(l2=-1)),
+            (ValueError, r"validation_split must be in \[0, 1\)", lambda: self.fits(validation_split=1.5)),
+            (ValueError, r"validation_split=0\.01 of 6 rows leaves 0", lambda: self.fits(validation_split=0.01)),
+            (ValueError, r"validation_data or validation_split, not both",
+             lambda: self.fits(validation_split=0.5, validation_data=(X, y))),
+            (ValueError, r"X_val has 3 columns", lambda: self.fits(validation_data=(np.zeros((2, 3)), [0, 1]))),
+            (ValueError, r"early_stopping needs validation", lambda: self.fits(early_stopping=2)),
+            (ValueError, r"unknown optimizer 'rmsprop'", lambda: self.fits(optimizer="rmsprop")),
+            (TypeError, r"optimizer must be", lambda: self.fits(optimizer=3)),
+            (ValueError, r"unknown schedule 'linear'", lambda: self.fits(schedule="linear")),
+            (TypeError, r"augment must be a function", lambda: self.fits(augment="shift")),
+            (ValueError, r"unknown activation 'rellu' for hidden", lambda: mlp.Network([2, 3, 2], hidden="rellu")),
+            (ValueError, r"unknown activation 'soft' for output", lambda: mlp.Network([2, 3, 2], output="soft")),
+            (ValueError, r"softmax can only be the output activation",
+             lambda: mlp.Network([2, 3, 2], hidden="softmax")),
+            (ValueError, r"hidden names 1 activations, but sizes has 2 hidden layers",
+             lambda: mlp.Network([2, 3, 3, 2], hidden=["relu"])),
+            (ValueError, r"unknown loss 'hinge'", lambda: mlp.Network([2, 3, 2], loss="hinge")),
+            (ValueError, r"loss='cross_entropy'.*probabilities",
+             lambda: mlp.Network([2, 3, 2], output="tanh", loss="cross_entropy")),
+            (ValueError, r"softmax output needs at least 2 units", lambda: mlp.Network([2, 3, 1])),
+            (ValueError, r"sizes needs at least 2 entries", lambda: mlp.Network([784])),
+            (ValueError, r"every entry of sizes must be at least 1", lambda: mlp.Network([784, 0, 10])),
+            (TypeError, r"sizes must hold integers", lambda: mlp.Network([784, 12.5, 10])),
+            (TypeError, r"sizes must be a list", lambda: mlp.Network(784)),
+            (ValueError, r"dtype must be 'float32' or 'float64'; got 'int32'", lambda: mlp.Network([2, 2], dtype="int32")),
+            (ValueError, r"y must hold values in \[0, 1\] for binary_cross_entropy",
+             lambda: mlp.Network([4, 2], output="sigmoid").fit(X, np.full((6, 2), 2.0), verbose=0)),
+            (ValueError, r"y has shape \(6,\) but the network has 2 outputs",
+             lambda: mlp.Network([4, 2], output="identity").fit(X, np.zeros(6), verbose=0)),
+        ]
+        for error, pattern, call in cases:
+            with self.subTest(pattern=pattern):
+                with self.assertRaisesRegex(error, pattern):
+                    call()
+
+    def test_a_failed_call_changes_nothing(self):
+        before = self.net._params.copy()
+        with self.assertRaises(ValueError):
+            self.fits(y=self.y + 1)
+        np.testing.assert_array_equal(self.net._params, before)
+
+
+def write_npz(path, **arrays):
+    with open(path, "wb") as f:
+        np.savez(f, **arrays)
+
+
+class Saving(unittest.TestCase):
+
+    def setUp(self):
+        self.folder = tempfile.TemporaryDirectory()
+        self.path = os.path.join(self.folder.name, "model.npz")
+
+    def tearDown(self):
+        self.folder.cleanup()
+
+    def test_round_trip_gives_identical_predictions(self):
+        X, y = spiral(20)
+        for dtype, hidden, output in (("float32", ["tanh", "relu"], "softmax"), ("float64", ["elu", "sigmoid"], "sigmoid")):
+            net = mlp.Network([2, 6, 5, 3], hidden=hidden, output=output, seed=0, dtype=dtype)
+            net.fit(X, np.eye(3)[y], epochs=2, verbose=0)
+            net.save(self.path)
+            loaded = mlp.Network.load(self.path)
+            self.assertEqual(repr(loaded), repr(net))
+            np.testing.assert_array_equal(loaded.predict_proba(X), net.predict_proba(X))
+            self.assertEqual(os.listdir(self.folder.name), ["model.npz"])
+        net = mlp.Network([3, 2], output="identity", seed=0)  # no hidden layer at all
+        net.save(self.path)
+        self.assertEqual(mlp.Network.load(self.path).hidden, [])
+
+    def test_a_failed_save_leaves_the_old_file(self):
+        mlp.Network([2, 3, 2], seed=0).save(self.path)
+        with open(self.path, "rb") as f:
+            old = f.read()
+
+        def fail_halfway(f, **arrays):
+            f.write(b"PK half a file")
+            raise OSError("disk full")
+
+        with mock.patch.object(np, "savez", fail_halfway), self.assertRaisesRegex(OSError, "disk full"):
+            mlp.Network([2, 3, 2], seed=1).save(self.path)
+        with open(self.path, "rb") as f:
+            self.assertEqual(f.read(), old)
+        self.assertEqual(os.listdir(self.folder.name), ["model.npz"])
+
+    def test_load_rejects_pickles_and_malformed_files(self):
+        good = mlp.Network([2, 3, 2], seed=0)
+        good.save(self.path)
+        with np.load(self.path) as data:
+            arrays = dict(data)
+
+        def variant(**changes):
+            new = dict(arrays, **changes)
+            write_npz(self.path, **{k: v for k, v in new.items() if v is not None})
+
+        def write(data):
+            with open(self.path, "wb") as f:
+                f.write(data)
+
+        npy = io.BytesIO()
+        np.save(npy, np.zeros(3))
+        cases = [
+            (lambda: write(pickle.dumps(good)), r"not a model saved by Network.save"),
+            (lambda: write(b"garbage" * 10), r"not a model saved"),
+            (lambda: write(npy.getvalue()), r"not a model saved"),
+            (lambda: variant(weights_1=None), r"expected the arrays"),
+            (lambda: variant(extra=np.zeros(2)), r"expected the arrays"),
+            (lambda: variant(weights_0=np.zeros((3, 3), np.float32)), r"weights_0 has shape \(3, 3\)"),
+            (lambda: variant(biases_1=np.array([np.nan, 0], np.float32)), r"biases_1 holds NaN"),
+            (lambda: variant(hidden=np.array(["banana"])), r"unknown activation 'banana'"),
+            (lambda: variant(sizes=np.array([2.0, 3.0, 2.0])), r"sizes must be a 1-D integer array"),
+            (lambda: variant(output=np.array([object()], dtype=object)), r"not a model saved"),
+        ]
+        for make, pattern in cases:
+            with self.subTest(pattern=pattern):
+                make()
+                with self.assertRaisesRegex(ValueError, pattern):
+                    mlp.Network.load(self.path)
+        with self.assertRaises(FileNotFoundError):
+            mlp.Network.load(os.path.join(self.folder.name, "missing.npz"))
+
+
+# ============================================================================ MNIST loader
+
+def idx_bytes(array, magic):
+    """An IDX file: big-endian magic number, dimensions, then the bytes."""
+    return struct.pack(f">I{array.ndim}I", magic, *array.shape) + array.astype(np.uint8).tobytes()
+
+
+def fake_mnist(n_train=30, n_test=10, seed=0):
+    """Small random IDX files under the standard names, uncompressed: {name: payload}."""
+    rng = np.random.default_rng(seed)
+    arrays = {
+        "train-images-idx3-ubyte": rng.integers(0, 256, (n_train, 28, 28)),
+        "train-labels-idx1-ubyte": rng.integers(0, 10, n_train),
+        "t10k-images-idx3-ubyte": rng.integers(0, 256, (n_test, 28, 28)),
+        "t10k-labels-idx1-ubyte": rng.integers(0, 10, n_test),
+    }
+    return {name: idx_bytes(a, 2051 if "images" in name else 2049) for name, a in arrays.items()}, arrays
+
+
+def sha256(data):
+    return hashlib.sha256(data).hexdigest()
+
+
+class Server:
+    """An HTTP server on 127.0.0.1 serving {path: (status, body)}; it records every request."""
+
+    def __init__(self, routes):
+        self.routes, self.requests = routes, []
+        outer = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                outer.requests.append(self.path)
+                status, body = outer.routes.get(self.path, (404, b"<html>404 Not Found</html>"))
+                self.send_response(status)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+class MnistLoader(unittest.TestCase):
+
+    def setUp(self):
+        self.payloads, self.arrays = fake_mnist()
+        self.gz = {name + ".gz": gzip.compress(data, mtime=0) for name, data in self.payloads.items()}
+        checksums = {name: sha256(data) for name, data in self.gz.items()}
+        self.checksums = mock.patch.dict(mlp.SHA256, {"mnist": checksums})
+        self.checksums.start()
+        self.folder = tempfile.TemporaryDirectory()
+        self.cache = os.path.join(self.folder.name, "cache")
+        self.servers = []
+
+    def tearDown(self):
+        self.checksums.stop()
+        for server in self.servers:
+            server.close()
+        self.folder.cleanup()
+
+    def serve(self, **bodies):
+        """A server for one mirror: default good files, overridden per file name."""
+        routes = {f"/m/{name}": (200, data) for name, data in self.gz.items()}
+        routes.update({f"/m/{name.replace('_', '-')}.gz": body for name, body in bodies.items()})
+        server = Server(routes)
+        self.servers.append(server)
+        return server
+
+    def mirrors(self, *urls):
+        return mock.patch.dict(mlp.MIRRORS, {"mnist": list(urls)})
+
+    def assert_loaded(self, data):
+        (X, y), (X_test, y_test) = data
+        self.assertEqual((X.shape, X.dtype, y.dtype), ((30, 784), np.float32, np.int64))
+        np.testing.assert_array_equal(X, self.arrays["train-images-idx3-ubyte"].reshape(30, 784).astype(np.float32) / 255)
+        np.testing.assert_array_equal(y, self.arrays["train-labels-idx1-ubyte"])
+        np.testing.assert_array_equal(np.round(X_test * 255), self.arrays["t10k-images-idx3-ubyte"].reshape(10, 784))
+        np.testing.assert_array_equal(y_test, self.arrays["t10k-labels-idx1-ubyte"])
+
+    def assert_nothing_kept(self):
+        self.assertFalse(os.path.exists(self.cache) and os.listdir(self.cache))
+
+    def test_download_then_parse(self):
+        server = self.serve()
+        with self.mirrors(server.url + "/m/"):
+            self.assert_loaded(mlp.load_mnist(self.cache))
+        self.assertEqual(sorted(os.listdir(self.cache)), sorted(self.gz))
+        for name, data in self.gz.items():
+            with open(os.path.join(self.cache, name), "rb") as f:
+                self.assertEqual(f.read(), data)
+
+    def test_a_corrupt_mirror_is_skipped_and_its_bytes_not_kept(self):
+        bad = self.serve(train_images_idx3_ubyte=(200, self.gz["train-images-idx3-ubyte.gz"][:-7] + b"garbage"))
+        good = self.serve()
+        with self.mirrors(bad.url + "/m/", good.url + "/m/"):
+            self.assert_loaded(mlp.load_mnist(self.cache))
+        self.assertEqual(good.requests, ["/m/train-images-idx3-ubyte.gz"])
+        self.assertEqual(sorted(os.listdir(self.cache)), sorted(self.gz))
+
+    def test_an_html_error_page_is_not_taken_for_data(self):
+        page = (200, b"<!DOCTYPE html><html><body>404 Not Found</body></html>")
+        server = self.serve(**{name.replace("-", "_"): page for name in self.payloads})
+        with self.mirrors(server.url + "/m/"), self.assertRaisesRegex(OSError, "checksum differs"):
+            mlp.load_mnist(self.cache)
+        self.assert_nothing_kept()
+
+    def test_when_every_mirror_fails_the_error_lists_them_and_nothing_is_kept(self):
+        missing = self.serve(train_images_idx3_ubyte=(404, b"<html>not here</html>"))
+        corrupt = self.serve(train_images_idx3_ubyte=(200, b"\x1f\x8b not gzip"))
+        closed = "http://127.0.0.1:9/m/"  # the discard port: nothing listens there
+        with self.mirrors(missing.url + "/m/", corrupt.url + "/m/", closed):
+            with self.assertRaises(OSError) as caught:
+                mlp.load_mnist(self.cache)
+        message = str(caught.exception)
+        for mirror in (missing.url + "/m/", corrupt.url + "/m/", closed):
+            self.assertIn(mirror + "train-images-idx3-ubyte.gz: ", message)
+        self.assertIn("HTTP Error 404", message)
+        self.assertIn("not a valid gzip file", message)
+        self.assertIn("by hand", message)
+        self.assertNotIn("\n", message)
+        self.assert_nothing_kept()
+
+    def test_an_interrupted_download_leaves_nothing(self):
+        server = self.serve()
+        real_urlopen = mlp.urllib.request.urlopen
+
+        def urlopen(request, timeout):
+            response = real_urlopen(request, timeout=timeout)
+            response.read = mock.Mock(side_effect=[b"\x1f\x8b partial", KeyboardInterrupt])
+            return response
+
+        with self.mirrors(server.url + "/m/"), mock.patch.object(mlp.urllib.request, "urlopen", urlopen):
+            with self.assertRaises(KeyboardInterrupt):
+                mlp.load_mnist(self.cache)
+        self.assert_nothing_kept()
+
+    def test_files_already_there_need_no_network(self):
+        os.makedirs(self.cache)
+        for name, data in self.gz.items():
+            with open(os.path.join(self.cache, name), "wb") as f:
+                f.write(data)
+        server = self.serve()
+        with self.mirrors(server.url + "/m/"), warnings.catch_warnings():
+            warnings.simplefilter("error")
+            self.assert_loaded(mlp.load_mnist(self.cache))
+            with mock.patch.dict(os.environ, {"MLP_DATA": self.cache}):
+                self.assert_loaded(mlp.load_mnist(download=False))
+        self.assertEqual(server.requests, [])
+
+    def test_both_spellings_gzipped_or_not(self):
+        os.makedirs(self.cache)
+        # Known payload checksums make raw and recompressed copies trusted too.
+        payload_checksums = {name: sha256(data) for name, data in self.payloads.items()}
+        spellings = {"train-images-idx3-ubyte": "train-images.idx3-ubyte",           # dotted, raw
+                     "train-labels-idx1-ubyte": "train-labels-idx1-ubyte",           # raw
+                     "t10k-images-idx3-ubyte": "t10k-images.idx3-ubyte.gz",          # dotted, gzipped
+                     "t10k-labels-idx1-ubyte": "t10k-labels-idx1-ubyte.gz"}
+        for name, filename in spellings.items():
+            data = self.payloads[name]
+            with open(os.path.join(self.cache, filename), "wb") as f:
+                f.write(gzip.compress(data, 1) if filename.endswith(".gz") else data)
+        with mock.patch.dict(mlp.SHA256["mnist"], payload_checksums), warnings.catch_warnings():
+            warnings.simplefilter("error")
+            self.assert_loaded(mlp.load_mnist(self.cache, download=False))
+        with self.assertWarnsRegex(UserWarning, "train-images.idx3-ubyte is not the published mnist file"):
+            self.assert_loaded(mlp.load_mnist(self.cache, download=False))
+
+    def test_bad_files_are_named(self):
+        os.makedirs(self.cache)
+
+        def place(**replacements):
+            for name, data in dict(self.payloads, **replacements).items():
+                with open(os.path.join(self.cache, name), "wb") as f:
+                    f.write(data)
+
+        labels = self.arrays["train-labels-idx1-ubyte"]
+        cases = [
+            ({"train-labels-idx1-ubyte": idx_bytes(labels, 2051)}, r"train-labels-idx1-ubyte: magic number 2051, but IDX labels have 2049"),
+            ({"t10k-images-idx3-ubyte": idx_bytes(np.zeros((10, 28, 27)), 2051)}, r"t10k-images-idx3-ubyte: images of 28x27"),
+            ({"t10k-labels-idx1-ubyte": self.payloads["t10k-labels-idx1-ubyte"][:-1]}, r"t10k-labels-idx1-ubyte: 9 bytes of data"),
+            ({"train-labels-idx1-ubyte": idx_bytes(labels[:-1], 2049)}, r"train files .* disagree: 30 images but 29 labels"),
+            ({"train-images-idx3-ubyte": b"\x1f\x8b\x08 broken"}, r"train-images-idx3-ubyte: not a valid gzip file"),
+            ({"train-images-idx3-ubyte": b"abc"}, r"train-images-idx3-ubyte: too short"),
+        ]
+        for replacements, pattern in cases:
+            with self.subTest(pattern=pattern):
+                place(**replacements)
+                with warnings.catch_warnings(), self.assertRaisesRegex(ValueError, pattern):
+                    warnings.simplefilter("ignore")
+                    mlp.load_mnist(self.cache, download=False)
+
+    def test_missing_files_without_download(self):
+        os.makedirs(self.cache)
+        with self.assertRaisesRegex(FileNotFoundError, r"train-images-idx3-ubyte\.gz, .*t10k-labels-idx1-ubyte\.gz not found in .*cache"):
+            mlp.load_mnist(self.cache, download=False)
+        with self.assertRaisesRegex(ValueError, "unknown dataset 'kmnist'"):
+            mlp.load_mnist(self.cache, dataset="kmnist")
+
+    @unittest.skipUnless(os.path.isdir(REAL_MNIST), "the real MNIST files are not beside the project")
+    def test_the_real_mnist_files_are_trusted(self):
+        self.checksums.stop()
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("error")
+                (X, y), (X_test, y_test) = mlp.load_mnist(REAL_MNIST, download=False)
+        finally:
+            self.checksums.start()
+        self.assertEqual((X.shape, y.shape, X_test.shape, y_test.shape), ((60000, 784), (60000,), (10000, 784), (10000,)))
+        self.assertEqual((X.min(), X.max(), y.min(), y.max()), (0.0, 1.0, 0, 9))
+
+
+class RandomShift(unittest.TestCase):
+
+    def test_each_image_moves_by_at_most_max_shift_with_zero_fill(self):
+        rng = np.random.default_rng(0)
+        images = rng.uniform(1, 2, (500, 6, 5)).astype(np.float32)  # no zeros: every move is visible
+        X = images.reshape(500, 30)
+        original = X.copy()
+        moved = mlp.random_shift((6, 5), max_shift=2)(X, rng).reshape(500, 6, 5)
+        np.testing.assert_array_equal(X, original)
+        self.assertEqual(moved.dtype, np.float32)
+        used = set()
+        for image, result in zip(images, moved):
+            matches = []
+            for dy in range(-2, 3):
+                for dx in range(-2, 3):
+                    expected = np.zeros_like(image)
+                    expected[max(dy, 0):6 + min(dy, 0), max(dx, 0):5 + min(dx, 0)] = \
+                        image[max(-dy, 0):6 + min(-dy, 0), max(-dx, 0):5 + min(-dx, 0)]
+                    if np.array_equal(result, expected):
+                        matches.append((dy, dx))
+            self.assertEqual(len(matches), 1)
+            used.add(matches[0])
+        self.assertEqual(len(used), 25)  # every move happens
+
+    def test_no_shift_is_the_identity_and_bad_arguments_are_named(self):
+        X = np.random.default_rng(0).random((3, 784))
+        np.testing.assert_array_equal(mlp.random_shift(max_shift=0)(X, np.random.default_rng(0)), X)
+        with self.assertRaisesRegex(ValueError, "max_shift must be in"):
+            mlp.random_shift(max_shift=28)
+        with self.assertRaisesRegex(ValueError, "shape must be"):
+            mlp.random_shift(shape=(28,))
+        with self.assertRaisesRegex(ValueError, r"needs rows of 784 pixels"):
+            mlp.random_shift()(np.zeros((2, 10)), np.random.default_rng(0))
+
+
+# ============================================================================ command line
+
+def decode_png(data):
+    """The pixels of an 8-bit grayscale PNG with filter type 0, checking every chunk's CRC."""
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    position, chunks = 8, {}
+    while position < len(data):
+        length, kind = struct.unpack(">I4s", data[position:position + 8])
+        body = data[position + 8:position + 8 + length]
+        crc, = struct.unpack(">I", data[position + 8 + length:position + 12 + length])
+        assert crc == zlib.crc32(kind + body), kind
+        chunks[kind] = chunks.get(kind, b"") + body
+        position += 12 + length
+    width, height, depth, color, _, _, _ = struct.unpack(">IIBBBBB", chunks[b"IHDR"])
+    assert (depth, color) == (8, 0)
+    rows = np.frombuffer(zlib.decompress(chunks[b"IDAT"]), np.uint8).reshape(height, width + 1)
+    assert (rows[:, 0] == 0).all()
+    return rows[:, 1:]
+
+
+class CommandLine(unittest.TestCase):
+
+    def setUp(self):
+        self.folder = tempfile.TemporaryDirectory()
+        self.data = os.path.join(self.folder.name, "data")
+        os.makedirs(self.data)
+        payloads, _ = fake_mnist(n_train=200, n_test=50)
+        for name, data in payloads.items():
+            with open(os.path.join(self.data, name + ".gz"), "wb") as f:
+                f.write(gzip.compress(data))
+
+    def tearDown(self):
+        self.folder.cleanup()
+
+    def run_main(self, *argv):
+        out, err = io.StringIO(), io.StringIO()
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            status = mlp.main(list(argv))
+        return status, out.getvalue(), err.getvalue()
+
+    def test_the_demo_trains_reports_and_writes_what_it_was_asked_to(self):
+        png = os.path.join(self.folder.name, "weights.png")
+        model = os.path.join(self.folder.name, "model.npz")
+        status, out, err = self.run_main("--data-dir", self.data, "--no-download", "--epochs", "2",
+                                         "--hidden", "16", "--weights-png", png, "--save", model)
+        self.assertEqual(status, 0, err)
+        lines = out.splitlines()
+        self.assertRegex(lines[-1], r"^test accuracy: \d{1,3}\.\d\d%$")
+        self.assertEqual(sum(line.startswith("epoch ") for line in lines), 2)
+        self.assertIn("confusion matrix", out)
+        matrix = [line for line in lines if re.match(r"^\s+\d\s+(\d+\s+){9}\d+$", line)]
+        self.assertEqual(len(matrix), 10)
+        self.assertEqual(sum(sum(map(int, row.split()[1:])) for row in matrix), 50)
+        net = mlp.Network.load(model)
+        self.assertEqual(net.sizes, [784, 16, 10])
+        with open(png, "rb") as f:
+            pixels = decode_png(f.read())
+        np.testing.assert_array_equal(pixels, mlp._weights_picture(net.weights[0]))
+        self.assertEqual(pixels.shape, (4 * 29 + 1, 4 * 29 + 1))
+
+    def test_a_weights_picture_shows_each_unit_scaled_to_its_own_range(self):
+        W = np.zeros((784, 2), np.float32)
+        W[0, 0], W[1, 0], W[783, 1] = 1.0, -1.0, 0.5
+        picture = mlp._weights_picture(W)
+        self.assertEqual(picture.shape, (1 * 29 + 1, 2 * 29 + 1))
+        self.assertEqual((picture[1, 1], picture[1, 2], picture[1, 3]), (255, 0, 128))
+        self.assertEqual(picture[28, 29 + 28], 255)
+        self.assertEqual(picture[0].max(), 0)  # the separating lines are black
+
+    def test_bad_flags_and_unusable_data_exit_with_one_line(self):
+        empty = os.path.join(self.folder.name, "empty")
+        os.makedirs(empty)
+        cases = [(["--epochs", "x"], 2, "argument --epochs: invalid int value"),
+                 (["--dataset", "cifar"], 2, "invalid choice"),
+                 (["--data-dir", empty, "--no-download"], 1, "not found in"),
+                 (["--data-dir", self.data, "--no-download", "--epochs", "0"], 1, "epochs must be a positive integer"),
+                 (["--data-dir", self.data, "--no-download", "--dropout", "1.5"], 1, "dropout must be in")]
+        for argv, code, message in cases:
+            with self.subTest(argv=argv):
+                process = subprocess.run([sys.executable, os.path.join(HERE, "mlp.py"), *argv],
+                                         capture_output=True, text=True, timeout=120)
+                self.assertEqual(process.returncode, code)
+                # The fake data files are not the published ones: each gets a warning line.
+                lines = [line for line in process.stderr.splitlines() if not line.startswith("warning: ")]
+                self.assertEqual(len(lines), 1, process.stderr)
+                self.assertIn(message, process.stderr)
+                self.assertNotIn("Traceback", process.stderr)
+
+
+if __name__ == "__main__":
+    unittest.main()
