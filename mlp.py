@@ -61,6 +61,7 @@ import threading
 import time
 import urllib.request
 import warnings
+import zipfile
 import zlib
 from typing import Callable, NamedTuple, Sequence
 
@@ -94,6 +95,7 @@ def identity(z: np.ndarray) -> np.ndarray:
 
 
 def identity_prime(z: np.ndarray) -> np.ndarray:
+    """f'(z) = 1."""
     return np.ones_like(z)
 
 
@@ -109,6 +111,7 @@ def sigmoid_prime(z: np.ndarray) -> np.ndarray:
 
 
 def tanh(z: np.ndarray) -> np.ndarray:
+    """f(z) = (e^z - e^-z) / (e^z + e^-z), numpy's own, which saturates without overflow."""
     return np.tanh(z)
 
 
@@ -133,6 +136,7 @@ def leaky_relu(z: np.ndarray) -> np.ndarray:
 
 
 def leaky_relu_prime(z: np.ndarray) -> np.ndarray:
+    """f'(z) = 1 where z > 0, else 0.01."""
     return np.where(z > 0, 1.0, 0.01).astype(z.dtype)
 
 
@@ -179,33 +183,30 @@ RELU_FAMILY = ("relu", "leaky_relu", "elu")  # initialised by He, the rest by Gl
 # ============================================================================ losses
 # Each loss gives L per row of (a, Y), and its derivative L' = dL/da, shaped like a.
 
-def _log(x: np.ndarray) -> np.ndarray:
-    """log(x), with 0 taken as the smallest positive float: a certain wrong answer costs a large
-    but finite loss (about 87 in float32), never inf and never a warning."""
-    return np.log(np.maximum(x, np.finfo(x.dtype).tiny))
-
-
-def _clip_away_from_0(x: np.ndarray) -> np.ndarray:
+def _above_0(x: np.ndarray) -> np.ndarray:
+    """x, with 0 raised to the smallest positive float of its dtype: then a log or a division
+    gives a large finite number (log is -87 in float32) instead of inf and a warning."""
     return np.maximum(x, np.finfo(x.dtype).tiny)
 
 
 def cross_entropy(a: np.ndarray, y: np.ndarray) -> np.ndarray:
     """L = -sum_k y_k log a_k, for outputs that are probabilities."""
-    return -np.sum(y * _log(a), axis=1)
+    return -np.sum(y * np.log(_above_0(a)), axis=1)
 
 
 def cross_entropy_prime(a: np.ndarray, y: np.ndarray) -> np.ndarray:
-    return -y / _clip_away_from_0(a)
+    """dL/da = -y / a."""
+    return -y / _above_0(a)
 
 
 def binary_cross_entropy(a: np.ndarray, y: np.ndarray) -> np.ndarray:
     """L = -sum_k (y_k log a_k + (1 - y_k) log(1 - a_k)), for independent yes/no outputs."""
-    return -np.sum(y * _log(a) + (1 - y) * _log(1 - a), axis=1)
+    return -np.sum(y * np.log(_above_0(a)) + (1 - y) * np.log(_above_0(1 - a)), axis=1)
 
 
 def binary_cross_entropy_prime(a: np.ndarray, y: np.ndarray) -> np.ndarray:
     """dL/da = -y/a + (1 - y)/(1 - a) = (a - y) / (a (1 - a))."""
-    return (a - y) / _clip_away_from_0(a * (1 - a))
+    return (a - y) / _above_0(a * (1 - a))
 
 
 def mse(a: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -214,6 +215,7 @@ def mse(a: np.ndarray, y: np.ndarray) -> np.ndarray:
 
 
 def mse_prime(a: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """dL/da = a - y."""
     return a - y
 
 
@@ -445,9 +447,10 @@ class Network:
         if early_stopping and validation is None:
             raise ValueError("early_stopping needs validation_data or a validation_split to watch")
 
-        classifier = self.output in PROBABILITY_OUTPUTS
-        history = {key: [] for key in ("loss", "accuracy", "val_loss", "val_accuracy", "time")
-                   if (classifier or "accuracy" not in key) and (validation or "val" not in key)}
+        metrics = ["loss", "accuracy"] if self.output in PROBABILITY_OUTPUTS else ["loss"]
+        if validation:
+            metrics += ["val_" + name for name in metrics]
+        history = {name: [] for name in metrics + ["time"]}
         steps = math.ceil(len(train) / batch_size)
         last_finite = self._params.copy()  # what a NaN loss falls back to
         best_params, best_epoch, best_loss = self._params.copy(), 0, math.inf
@@ -457,16 +460,10 @@ class Network:
                 start = time.perf_counter()
                 order = self._rng.permutation(train) if shuffle else train
                 step0 = (epoch - 1) * steps
-                try:
-                    loss, accuracy, seen = self._train_epoch(
-                        x, Y, order, batch_size, optimizer,
-                        lambda i: lr * schedule((step0 + i) / (epochs * steps)),
-                        l2, dropout, augment, ctrl_c)
-                except FloatingPointError:  # raised by numpy under np.errstate(all="raise")
-                    loss, seen = math.nan, 0
-                except KeyboardInterrupt:   # Ctrl-C where fit cannot catch the signal itself
-                    ctrl_c.pressed = True
-                    loss, seen = math.nan, 0
+                loss, accuracy, seen = self._train_epoch(
+                    x, Y, order, batch_size, optimizer,
+                    lambda i: lr * schedule((step0 + i) / (epochs * steps)),
+                    l2, dropout, augment, ctrl_c)
                 if ctrl_c.pressed:
                     if verbose:
                         print(f"interrupted in epoch {epoch}: keeping the weights learned so far")
@@ -477,21 +474,17 @@ class Network:
                         f"training diverged in epoch {epoch}: the loss became {loss}. The weights "
                         f"are those after epoch {epoch - 1}; try a smaller learning rate than {lr:g}.")
                 np.copyto(last_finite, self._params)
-                train_seconds = time.perf_counter() - start
+                samples_per_second = seen / (time.perf_counter() - start)
 
-                history["loss"].append(loss)
-                if classifier:
-                    history["accuracy"].append(accuracy)
-                if validation:
-                    val_loss, val_accuracy = self._metrics(*validation)
-                    history["val_loss"].append(val_loss)
-                    if classifier:
-                        history["val_accuracy"].append(val_accuracy)
+                scores = (loss, accuracy) + (self._metrics(*validation) if validation else ())
+                for name, value in zip(metrics, [s for s in scores if s is not None]):
+                    history[name].append(value)  # accuracy is None for regression
                 history["time"].append(time.perf_counter() - start)
                 if verbose:
-                    print(_epoch_line(epoch, epochs, history, seen / train_seconds), flush=True)
+                    print(_epoch_line(epoch, epochs, history, samples_per_second), flush=True)
 
                 if early_stopping:
+                    val_loss = history["val_loss"][-1]
                     if val_loss < best_loss:
                         best_params[...], best_epoch, best_loss = self._params, epoch, val_loss
                     elif epoch - best_epoch >= early_stopping:
@@ -509,28 +502,34 @@ class Network:
     def _train_epoch(self, x, Y, order, batch_size, optimizer, learning_rate, l2, dropout,
                      augment, ctrl_c):
         """One pass over the rows of x in the given order, one optimizer step per mini-batch;
-        learning_rate(i) is the rate of the i-th step. Stops early on Ctrl-C. Returns the mean
-        loss and the accuracy of the outputs the batches had, and the number of rows seen."""
+        learning_rate(i) is the rate of the i-th step. Returns the mean loss and accuracy of
+        the outputs the batches had, and the number of rows seen. Stops early on Ctrl-C, and
+        returns a NaN loss if numpy raises FloatingPointError (under np.errstate(all="raise"))."""
         outputs = np.empty((len(order), self.sizes[-1]), self.dtype)  # scored once, at the end
         seen = 0
-        for i, first in enumerate(range(0, len(order), batch_size)):
-            batch = order[first:first + batch_size]
-            x_batch, y_batch = x[batch], Y[batch]  # copies only this batch's rows
-            if augment is not None:
-                x_batch = augment(x_batch, self._rng)
-            # forward
-            zs, activations, masks = self._feedforward(x_batch, dropout)
-            # backward
-            self._backward(zs, activations, masks, y_batch, l2, self._grad_weights, self._grad_biases)
-            # update
-            optimizer.step(self._params, self._grads, learning_rate(i))
+        try:
+            for i, first in enumerate(range(0, len(order), batch_size)):
+                batch = order[first:first + batch_size]
+                x_batch, y_batch = x[batch], Y[batch]  # copies only this batch's rows
+                if augment is not None:
+                    x_batch = augment(x_batch, self._rng)
+                # forward
+                zs, activations, masks = self._feedforward(x_batch, dropout)
+                # backward
+                self._backward(zs, activations, masks, y_batch, l2, self._grad_weights, self._grad_biases)
+                # update
+                optimizer.step(self._params, self._grads, learning_rate(i))
 
-            outputs[first:first + len(batch)] = activations[-1]
-            seen += len(batch)
-            if ctrl_c.pressed:
-                break
-        loss, accuracy = self._score(outputs[:seen], Y[order[:seen]])
-        return loss, accuracy, seen
+                outputs[first:first + len(batch)] = activations[-1]
+                seen += len(batch)
+                if ctrl_c.pressed:
+                    break
+            return (*self._score(outputs[:seen], Y[order[:seen]]), seen)
+        except FloatingPointError:
+            return math.nan, math.nan, seen
+        except KeyboardInterrupt:  # raised where fit could not take over Ctrl-C (another thread)
+            ctrl_c.pressed = True
+            return math.nan, math.nan, seen
 
     def _split(self, x, Y, validation_data, validation_split):
         """The indices of the training rows, and the validation (x, Y) or None."""
@@ -613,7 +612,7 @@ class Network:
         try:
             with np.load(path, allow_pickle=False) as data:  # never unpickle: it can run code
                 arrays = {key: data[key] for key in data.files}
-        except (OSError, ValueError, EOFError, AttributeError, TypeError) as e:
+        except (OSError, ValueError, EOFError, AttributeError, TypeError, zipfile.BadZipFile) as e:
             if isinstance(e, FileNotFoundError):
                 raise
             raise ValueError(f"{path} is not a model saved by Network.save: {e}") from None
@@ -624,9 +623,11 @@ class Network:
 
     @classmethod
     def _from_arrays(cls, arrays: dict[str, np.ndarray]) -> Network:
+        """The network that save wrote as these arrays, checking every name, shape and value."""
         sizes = arrays["sizes"]
-        if sizes.ndim != 1 or sizes.dtype.kind not in "iu":
-            raise ValueError(f"sizes must be a 1-D integer array; got {sizes.dtype} of shape {sizes.shape}")
+        if sizes.ndim != 1 or sizes.dtype.kind not in "iu" or len(sizes) < 2:
+            raise ValueError(f"sizes must be a 1-D integer array of 2 or more widths; "
+                             f"got {sizes.dtype} of shape {sizes.shape}")
         n_layers = len(sizes) - 1
         expected = {"sizes", "hidden", "output", "loss"} | {
             f"{kind}_{l}" for kind in ("weights", "biases") for l in range(n_layers)}
@@ -635,8 +636,8 @@ class Network:
         dtype = arrays["weights_0"].dtype
         net = cls([int(n) for n in sizes], hidden=[str(h) for h in arrays["hidden"]],
                   output=str(arrays["output"]), loss=str(arrays["loss"]), seed=0, dtype=dtype)
-        for name, target in zip([f"weights_{l}" for l in range(n_layers)] + [f"biases_{l}" for l in range(n_layers)],
-                                net.weights + net.biases):
+        names = [f"weights_{l}" for l in range(n_layers)] + [f"biases_{l}" for l in range(n_layers)]
+        for name, target in zip(names, net.weights + net.biases):
             array = arrays[name]
             if array.shape != target.shape or array.dtype != dtype:
                 raise ValueError(f"{name} has shape {array.shape} and dtype {array.dtype}; "
@@ -1268,7 +1269,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--epochs", type=int, default=20)
     p.add_argument("--batch-size", type=int, default=128)
     p.add_argument("--optimizer", choices=["adam", "sgd"], default="adam")
-    p.add_argument("--lr", type=float, help="learning rate (default: the optimizer's; adam 1e-3, sgd 0.1)")
+    p.add_argument("--lr", type=float, help="learning rate, the peak of the schedule "
+                   "(default: 0.002 for adam, 0.1 for sgd)")
     p.add_argument("--schedule", choices=["none", *SCHEDULES], default="onecycle")
     p.add_argument("--dropout", type=float, default=0.2)
     p.add_argument("--l2", type=float, default=0.0)
@@ -1291,11 +1293,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             warnings.showwarning = lambda message, *rest, **kw: print(f"warning: {message}", file=sys.stderr)
             (X, y), (X_test, y_test) = load_mnist(args.data_dir, args.dataset, not args.no_download)
         net = Network([X.shape[1], *args.hidden, 10], hidden="relu", output="softmax", seed=args.seed)
+        lr = args.lr if args.lr is not None else {"adam": 0.002, "sgd": 0.1}[args.optimizer]
         print(f"{args.dataset}: {len(X):,} training and {len(X_test):,} test images; network "
-              f"{'-'.join(map(str, net.sizes))}, {args.optimizer}, schedule {args.schedule}, "
-              f"dropout {args.dropout}, shifts up to {args.shift} px")
+              f"{'-'.join(map(str, net.sizes))}; {args.optimizer}, lr {lr:g}, schedule "
+              f"{args.schedule}, batch {args.batch_size}, dropout {args.dropout}, "
+              f"shifts up to {args.shift} px")
         net.fit(X, y, epochs=args.epochs, batch_size=args.batch_size, optimizer=args.optimizer,
-                lr=args.lr, l2=args.l2, dropout=args.dropout,
+                lr=lr, l2=args.l2, dropout=args.dropout,
                 schedule=None if args.schedule == "none" else args.schedule,
                 augment=random_shift(max_shift=args.shift) if args.shift else None,
                 validation_split=args.validation_split, verbose=1)

@@ -765,6 +765,8 @@ class Saving(unittest.TestCase):
         cases = [
             (lambda: write(pickle.dumps(good)), r"not a model saved by Network.save"),
             (lambda: write(b"garbage" * 10), r"not a model saved"),
+            (lambda: write(b"PK\x03\x04" + b"broken zip" * 10), r"not a model saved"),
+            (lambda: variant(sizes=np.array([5])), r"sizes must be a 1-D integer array of 2 or more"),
             (lambda: write(npy.getvalue()), r"not a model saved"),
             (lambda: variant(weights_1=None), r"expected the arrays"),
             (lambda: variant(extra=np.zeros(2)), r"expected the arrays"),
@@ -810,12 +812,13 @@ class Server:
     """An HTTP server on 127.0.0.1 serving {path: (status, body)}; it records every request."""
 
     def __init__(self, routes):
-        self.routes, self.requests = routes, []
+        self.routes, self.requests, self.agents = routes, [], []
         outer = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
             def do_GET(self):
                 outer.requests.append(self.path)
+                outer.agents.append(self.headers.get("User-Agent", ""))
                 status, body = outer.routes.get(self.path, (404, b"<html>404 Not Found</html>"))
                 self.send_response(status)
                 self.send_header("Content-Length", str(len(body)))
@@ -880,6 +883,7 @@ class MnistLoader(unittest.TestCase):
         with self.mirrors(server.url + "/m/"):
             self.assert_loaded(mlp.load_mnist(self.cache))
         self.assertEqual(sorted(os.listdir(self.cache)), sorted(self.gz))
+        self.assertTrue(all(agent.startswith("mlp.py") for agent in server.agents))
         for name, data in self.gz.items():
             with open(os.path.join(self.cache, name), "rb") as f:
                 self.assertEqual(f.read(), data)
@@ -976,6 +980,8 @@ class MnistLoader(unittest.TestCase):
             ({"train-labels-idx1-ubyte": idx_bytes(labels[:-1], 2049)}, r"train files .* disagree: 30 images but 29 labels"),
             ({"train-images-idx3-ubyte": b"\x1f\x8b\x08 broken"}, r"train-images-idx3-ubyte: not a valid gzip file"),
             ({"train-images-idx3-ubyte": b"abc"}, r"train-images-idx3-ubyte: too short"),
+            ({"t10k-images-idx3-ubyte": b"<html><body>404 Not Found</body></html>"},
+             r"t10k-images-idx3-ubyte: magic number \d+, but IDX images have 2051"),
         ]
         for replacements, pattern in cases:
             with self.subTest(pattern=pattern):
@@ -983,6 +989,23 @@ class MnistLoader(unittest.TestCase):
                 with warnings.catch_warnings(), self.assertRaisesRegex(ValueError, pattern):
                     warnings.simplefilter("ignore")
                     mlp.load_mnist(self.cache, download=False)
+
+    def test_mnist_and_fashion_have_their_own_folders_and_checksums(self):
+        server = self.serve()
+        fashion_checksums = {name: sha256(data) for name, data in self.gz.items()}
+        home = os.path.join(self.folder.name, "home")
+        with mock.patch.dict(mlp.MIRRORS, {"fashion": [server.url + "/m/"]}), \
+                mock.patch.dict(mlp.SHA256, {"fashion": fashion_checksums, "mnist": {}}), \
+                mock.patch.dict(os.environ, {"HOME": home}), warnings.catch_warnings():
+            os.environ.pop("MLP_DATA", None)
+            warnings.simplefilter("error")
+            self.assert_loaded(mlp.load_mnist(dataset="fashion"))
+            self.assertEqual(sorted(os.listdir(os.path.join(home, ".cache", "mlp", "fashion"))), sorted(self.gz))
+            self.assertFalse(os.path.exists(os.path.join(home, ".cache", "mlp", "mnist")))
+            # The same files are not the published MNIST ones: with no MNIST checksum they fail.
+            with mock.patch.dict(mlp.MIRRORS, {"mnist": [server.url + "/m/"]}), \
+                    self.assertRaisesRegex(OSError, "checksum differs"):
+                mlp.load_mnist(dataset="mnist")
 
     def test_missing_files_without_download(self):
         os.makedirs(self.cache)
