@@ -708,6 +708,8 @@ class Network:
         return x, self._targets(y, len(x), names[1])
 
 
+# ---------------------------------------------------------------- helpers of the network
+
 class _Parameters(list):
     """A list of views into a network's flat parameter buffer. Assigning to an entry copies the
     values into the view, so that it stays the array the optimizers update."""
@@ -996,6 +998,8 @@ def _schedule(schedule) -> Callable[[float], float]:
     return schedule
 
 
+# ============================================================================ MNIST data
+
 def random_shift(shape: tuple[int, int] = (28, 28), max_shift: int = 1) -> Callable:
     """An augment for fit: move each image of a batch by up to max_shift pixels up or down and
     left or right, independently and at random, filling the uncovered border with zeros.
@@ -1033,8 +1037,6 @@ def random_shift(shape: tuple[int, int] = (28, 28), max_shift: int = 1) -> Calla
 
     return shift
 
-
-# ============================================================================ MNIST data
 
 IDX_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte",
              "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
