@@ -1260,28 +1260,29 @@ class _Parser(argparse.ArgumentParser):
 
 def _parser() -> argparse.ArgumentParser:
     p = _Parser(prog="mlp.py", description="Train a multilayer perceptron on MNIST (or "
-                "Fashion-MNIST) and report its accuracy on the test set.",
-                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    p.add_argument("--dataset", choices=sorted(MIRRORS), default="mnist")
-    p.add_argument("--data-dir", help="folder with the four IDX files "
+                "Fashion-MNIST), downloading it on first use, and report its test accuracy.")
+    p.add_argument("--dataset", choices=sorted(MIRRORS), default="mnist", help="default: mnist")
+    p.add_argument("--data-dir", metavar="DIR", help="folder with the four IDX files "
                    "(default: $MLP_DATA, else ~/.cache/mlp/<dataset>)")
     p.add_argument("--no-download", action="store_true", help="fail rather than download missing files")
     p.add_argument("--hidden", type=int, nargs="+", default=[512, 512], metavar="N",
-                   help="widths of the hidden layers")
-    p.add_argument("--epochs", type=int, default=20)
-    p.add_argument("--batch-size", type=int, default=128)
-    p.add_argument("--optimizer", choices=["adam", "sgd"], default="adam")
+                   help="widths of the hidden layers (default: 512 512)")
+    p.add_argument("--epochs", type=int, default=20, help="default: 20")
+    p.add_argument("--batch-size", type=int, default=128, help="default: 128")
+    p.add_argument("--optimizer", choices=["adam", "sgd"], default="adam", help="default: adam")
     p.add_argument("--lr", type=float, help="learning rate, the peak of the schedule "
                    "(default: 0.002 for adam, 0.1 for sgd)")
-    p.add_argument("--schedule", choices=["none", *SCHEDULES], default="onecycle")
-    p.add_argument("--dropout", type=float, default=0.2)
-    p.add_argument("--l2", type=float, default=0.0)
+    p.add_argument("--schedule", choices=["none", *SCHEDULES], default="onecycle",
+                   help="learning-rate schedule (default: onecycle)")
+    p.add_argument("--dropout", type=float, default=0.2, help="dropout rate of the hidden units (default: 0.2)")
+    p.add_argument("--l2", type=float, default=0.0, help="weight decay (default: 0)")
     p.add_argument("--shift", type=int, default=1, metavar="N",
-                   help="shift training images by up to N pixels (0: off)")
+                   help="shift training images by up to N pixels, 0 for none (default: 1)")
     p.add_argument("--validation-split", type=float, default=0.0, metavar="F",
-                   help="hold out this fraction of the training set to report on each epoch")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--save", metavar="PATH", help="save the trained network (.npz)")
+                   help="hold out this fraction of the training images to report on after "
+                   "each epoch (default: 0)")
+    p.add_argument("--seed", type=int, default=0, help="default: 0")
+    p.add_argument("--save", metavar="PATH", help="save the trained network as .npz")
     p.add_argument("--weights-png", metavar="PATH", help="draw the first-layer weights as a PNG")
     return p
 
