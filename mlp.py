@@ -352,8 +352,8 @@ class Network:
         l2/2 times the sum of the squared weights (not the biases)."""
         x, Y = self._data(X, y)
         l2 = _non_negative(l2, "l2")
-        value = float(np.mean(self._loss.value(self._output(x), Y)))
-        return value + 0.5 * l2 * sum(float(np.sum(W * W)) for W in self.weights)
+        mean_loss, _ = self._metrics(x, Y)
+        return mean_loss + 0.5 * l2 * sum(float(np.sum(W * W)) for W in self.weights)  # eq. (3)
 
     @_underflow_is_zero
     def backprop(self, X: npt.ArrayLike, y: npt.ArrayLike, l2: float = 0.0):
@@ -443,7 +443,8 @@ class Network:
         schedule = _schedule(schedule)
         if augment is not None and not callable(augment):
             raise TypeError(f"augment must be a function (X_batch, rng) -> X_batch; got {augment!r}")
-        train, validation = self._split(x, Y, validation_data, _fraction(validation_split, "validation_split"))
+        validation_split = _fraction(validation_split, "validation_split")
+        train, validation = self._split(x, Y, validation_data, validation_split)
         if early_stopping and validation is None:
             raise ValueError("early_stopping needs validation_data or a validation_split to watch")
 
@@ -734,7 +735,7 @@ def _names(choices) -> str:
 
 
 def _check_sizes(sizes) -> list[int]:
-    if isinstance(sizes, (str, bytes)) or not isinstance(sizes, Sequence) and not isinstance(sizes, np.ndarray):
+    if isinstance(sizes, (str, bytes)) or not isinstance(sizes, (Sequence, np.ndarray)):
         raise TypeError(f"sizes must be a list of layer widths, like [784, 128, 10]; got {sizes!r}")
     sizes = list(sizes)
     if len(sizes) < 2:
@@ -768,7 +769,8 @@ def _check_hidden(hidden, n_hidden: int) -> list[str]:
 
 def _check_output(output, k: int) -> str:
     if _check_activation(output, "output") == "softmax" and k < 2:
-        raise ValueError("a softmax output needs at least 2 units; for one yes/no output use output='sigmoid'")
+        raise ValueError("a softmax output needs at least 2 units; "
+                         "for one yes/no output use output='sigmoid'")
     return output
 
 
@@ -916,14 +918,14 @@ class SGD(Optimizer):
     def step(self, params: np.ndarray, grads: np.ndarray, lr: float | None = None) -> None:
         """Update params in place from grads, eq. (8)."""
         velocity, scaled_grads = self._buffers(params, 2)
-        np.multiply(grads, self.lr if lr is None else lr, out=scaled_grads)  # eta g
+        np.multiply(grads, self.lr if lr is None else lr, out=scaled_grads)    # eta g
         velocity *= self.momentum
-        velocity -= scaled_grads                           # v = mu v - eta g
+        velocity -= scaled_grads                                  # eq. (8): v = mu v - eta g
         if self.nesterov:
             params -= scaled_grads
-            params += np.multiply(velocity, self.momentum, out=scaled_grads)  # + mu v
+            params += np.multiply(velocity, self.momentum, out=scaled_grads)  # eq. (8): + mu v
         else:
-            params += velocity
+            params += velocity                                    # eq. (8): theta + v
 
 
 class Adam(Optimizer):
@@ -969,7 +971,8 @@ def _optimizer(optimizer) -> Optimizer:
             raise ValueError(f"unknown optimizer {optimizer!r}; choose 'sgd', 'adam' or an SGD/Adam instance")
         return SGD() if optimizer == "sgd" else Adam()
     if not (hasattr(optimizer, "step") and hasattr(optimizer, "lr")):
-        raise TypeError(f"optimizer must be 'sgd', 'adam' or an Optimizer such as mlp.Adam(); got {optimizer!r}")
+        raise TypeError(f"optimizer must be 'sgd', 'adam' or an Optimizer such as mlp.Adam(); "
+                        f"got {optimizer!r}")
     return optimizer
 
 
@@ -1274,7 +1277,8 @@ def _parser() -> argparse.ArgumentParser:
                    "(default: 0.002 for adam, 0.1 for sgd)")
     p.add_argument("--schedule", choices=["none", *SCHEDULES], default="onecycle",
                    help="learning-rate schedule (default: onecycle)")
-    p.add_argument("--dropout", type=float, default=0.2, help="dropout rate of the hidden units (default: 0.2)")
+    p.add_argument("--dropout", type=float, default=0.2,
+                   help="dropout rate of the hidden units (default: 0.2)")
     p.add_argument("--l2", type=float, default=0.0, help="weight decay (default: 0)")
     p.add_argument("--shift", type=int, default=1, metavar="N",
                    help="shift training images by up to N pixels, 0 for none (default: 1)")
