@@ -511,7 +511,8 @@ class Network:
         try:
             for i, first in enumerate(range(0, len(order), batch_size)):
                 batch = order[first:first + batch_size]
-                x_batch, y_batch = x[batch], Y[batch]  # copies only this batch's rows
+                # copies only this batch's rows; take() is x[batch], with less overhead
+                x_batch, y_batch = x.take(batch, axis=0), Y.take(batch, axis=0)
                 if augment is not None:
                     x_batch = augment(x_batch, self._rng)
                 # forward
@@ -525,7 +526,7 @@ class Network:
                 seen += len(batch)
                 if ctrl_c.pressed:
                     break
-            return (*self._score(outputs[:seen], Y[order[:seen]]), seen)
+            return (*self._score(outputs[:seen], Y.take(order[:seen], axis=0)), seen)
         except FloatingPointError:
             return math.nan, math.nan, seen
         except KeyboardInterrupt:  # raised where fit could not take over Ctrl-C (another thread)
@@ -725,9 +726,12 @@ class _Parameters(list):
 
 
 def _all_finite(a: np.ndarray) -> bool:
-    """Whether a holds no NaN or inf. min and max propagate NaN, so two reductions see every
-    element without making a temporary array the size of a."""
-    return a.size == 0 or bool(np.isfinite(a.min()) and np.isfinite(a.max()))
+    """Whether a holds no NaN or inf. NaN and inf carry through a sum, so one pass over a, with
+    no temporary the size of a, settles it; only a sum that overflows needs a second look."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        if np.isfinite(np.sum(a)):
+            return True
+    return bool(np.isfinite(a.min()) and np.isfinite(a.max()))
 
 
 def _names(choices) -> str:

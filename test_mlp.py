@@ -702,6 +702,17 @@ class Errors(unittest.TestCase):
             self.fits(y=self.y + 1)
         np.testing.assert_array_equal(self.net._params, before)
 
+    def test_the_finite_check_sees_inf_and_nan_but_not_a_sum_that_overflows(self):
+        net = mlp.Network([4, 3], seed=0)
+        net.weights[0] = np.zeros((4, 3))
+        huge = np.full((2, 4), 3e38, np.float32)  # finite, but their float32 sum is inf
+        with np.errstate(all="raise"):
+            np.testing.assert_array_equal(net.predict(huge), [0, 0])
+        for bad in ([np.inf, -np.inf, 0, 0], [np.inf, 0, 0, 0], [0, np.nan, 0, 0]):
+            X = np.array([bad, [0, 0, 0, 0]], np.float32)
+            with self.subTest(bad=bad), self.assertRaisesRegex(ValueError, "X contains NaN or inf"):
+                net.predict(X)
+
 
 def write_npz(path, **arrays):
     with open(path, "wb") as f:
