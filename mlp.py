@@ -322,22 +322,26 @@ class Network:
         zs, activations, _ = self._feedforward(self._inputs(X))
         return zs, activations
 
-    def _feedforward(self, x: np.ndarray, dropout: float = 0.0):
-        """Forward pass; with dropout > 0 also drops hidden units, eq. (2d), and returns the masks."""
-        zs, activations, masks = [], [x], []
+    def _feedforward(self, x: np.ndarray, train: bool = False, dropout: float = 0.0):
+        """Forward pass. With train=True it also returns slopes, f'(z^l) of each hidden layer
+        for eq. (5), and with dropout > 0 it drops hidden units, eq. (2d)."""
+        zs, activations, slopes = [], [x], []
         last = len(self.weights) - 1
         for l, (W, b) in enumerate(zip(self.weights, self.biases)):
             z = activations[-1] @ W                 # (n, sizes[l+1]), eq. (1)
             z += b                                  # eq. (1); in place, to make one array, not two
             a = self._act[l].f(z)                   # eq. (2)
-            if dropout and l < last:
-                keep = self._rng.random(a.shape, dtype=a.dtype) >= dropout
-                mask = keep.astype(a.dtype) / (1 - dropout)  # scaled now, so no rescaling at test time
-                a *= mask                           # eq. (2d)
-                masks.append(mask)
+            if train and l < last:
+                slope = self._act[l].prime(z)       # f'(z^l) of eq. (5), now, while z is in cache
+                if dropout:
+                    keep = self._rng.random(a.shape, dtype=a.dtype) >= dropout
+                    mask = keep.astype(a.dtype) / (1 - dropout)  # scaled now, not at test time
+                    a *= mask                       # eq. (2d)
+                    slope *= mask                   # eq. (5): no gradient through a dropped unit
+                slopes.append(slope)
             zs.append(z)
             activations.append(a)
-        return zs, activations, masks
+        return zs, activations, slopes
 
     def _output(self, x: np.ndarray, chunk: int = 4096) -> np.ndarray:
         """The network's output for every row of x, a chunk of rows at a time to bound memory."""
@@ -365,11 +369,11 @@ class Network:
         x, Y = self._data(X, y)
         l2 = _non_negative(l2, "l2")
         grad_weights, grad_biases = self._unflatten(np.empty_like(self._params))
-        zs, activations, masks = self._feedforward(x)
-        self._backward(zs, activations, masks, Y, l2, grad_weights, grad_biases)
+        zs, activations, slopes = self._feedforward(x, train=True)
+        self._backward(zs, activations, slopes, Y, l2, grad_weights, grad_biases)
         return grad_weights, grad_biases
 
-    def _backward(self, zs, activations, masks, Y, l2, grad_weights, grad_biases) -> None:
+    def _backward(self, zs, activations, slopes, Y, l2, grad_weights, grad_biases) -> None:
         """Backpropagate one forward pass: write dC/dW^l and dC/db^l into grad_weights and
         grad_biases, from the output layer down, eqs. (4)-(7)."""
         delta = self._output_delta(zs[-1], activations[-1], Y)        # (n, sizes[-1]), eq. (4)
@@ -380,9 +384,7 @@ class Network:
             np.sum(delta, axis=0, out=grad_biases[l])                 # eq. (7)
             if l > 0:  # the input layer needs no delta
                 delta = delta @ self.weights[l].T                     # (n, sizes[l]), eq. (5)
-                delta *= self._act[l - 1].prime(zs[l - 1])            # eq. (5)
-                if masks:
-                    delta *= masks[l - 1]                             # eq. (5), dropped units
+                delta *= slopes[l - 1]                                # eq. (5)
 
     def _output_delta(self, z: np.ndarray, a: np.ndarray, Y: np.ndarray) -> np.ndarray:
         """delta^L = dC/dz^L for the mean of the loss over the n rows, eq. (4)."""
@@ -516,9 +518,9 @@ class Network:
                 if augment is not None:
                     x_batch = augment(x_batch, self._rng)
                 # forward
-                zs, activations, masks = self._feedforward(x_batch, dropout)
+                zs, activations, slopes = self._feedforward(x_batch, train=True, dropout=dropout)
                 # backward
-                self._backward(zs, activations, masks, y_batch, l2, self._grad_weights, self._grad_biases)
+                self._backward(zs, activations, slopes, y_batch, l2, self._grad_weights, self._grad_biases)
                 # update
                 optimizer.step(self._params, self._grads, learning_rate(i))
 

@@ -132,6 +132,43 @@ class GradientCheck(unittest.TestCase):
             net = mlp.Network([3, 4, 4, 1], hidden="tanh", output=output, seed=2, dtype="float64")
             self.assertLessEqual(gradient_check(net, X, y, 0.01), 1e-6)
 
+    def test_dropout_backprop_is_the_gradient_of_the_network_with_those_units_dropped(self):
+        # fit's forward pass draws dropout masks; with the random state rewound before every
+        # pass, the loss below is a function of the parameters alone, with the same masks.
+        rng = np.random.default_rng(5)
+        X, Y = rng.standard_normal((8, 4)), np.eye(3)[rng.integers(0, 3, 8)]
+        for hidden in ("tanh", "relu"):
+            net = mlp.Network([4, 6, 6, 3], hidden=hidden, seed=5, dtype="float64")
+            for b in net.biases:  # a row whose units are all dropped has z = b: keep it off 0
+                b[...] = rng.choice([-1, 1], b.shape) * rng.uniform(0.1, 0.5, b.shape)
+            state = net._rng.bit_generator.state
+
+            def forward():
+                net._rng.bit_generator.state = state
+                return net._feedforward(X, train=True, dropout=0.5)
+
+            def loss():
+                return float(np.mean(net._loss.value(forward()[1][-1], Y)))
+
+            zs, activations, slopes = forward()
+            self.assertTrue(all((s == 0).any() for s in slopes))  # some units were dropped
+            self.assertGreater(min(np.abs(z).min() for z in zs), 1e-5)  # no z at ReLU's kink
+            backprop = np.empty_like(net._params)
+            net._backward(zs, activations, slopes, Y, 0.0, *net._unflatten(backprop))
+            numerical, h = np.empty_like(backprop), 1e-6
+            for i in range(len(net._params)):
+                old = net._params[i]
+                net._params[i] = old + h
+                plus = loss()
+                net._params[i] = old - h
+                numerical[i] = (plus - loss()) / (2 * h)
+                net._params[i] = old
+            with self.subTest(hidden=hidden):
+                self.assertLessEqual(relative_error(backprop, numerical), 1e-6)
+                # and it is not the gradient without dropout
+                self.assertGreater(relative_error(backprop, np.concatenate(
+                    [g.ravel() for pair in zip(*net.backprop(X, Y)) for g in pair])), 0.1)
+
     def test_backprop_is_stateless_and_returns_fresh_arrays(self):
         rng = np.random.default_rng(3)
         net = mlp.Network([3, 4, 2], seed=3, dtype="float64")
