@@ -381,7 +381,7 @@ class Network:
             np.matmul(activations[l].T, delta, out=grad_weights[l])   # eq. (6)
             if l2:
                 grad_weights[l] += l2 * self.weights[l]               # eq. (6), the l2 term
-            np.sum(delta, axis=0, out=grad_biases[l])                 # eq. (7)
+            delta.sum(axis=0, out=grad_biases[l])                     # eq. (7)
             if l > 0:  # the input layer needs no delta
                 delta = delta @ self.weights[l].T                     # (n, sizes[l]), eq. (5)
                 delta *= slopes[l - 1]                                # eq. (5)
