@@ -323,8 +323,9 @@ class Network:
         return zs, activations
 
     def _feedforward(self, x: np.ndarray, train: bool = False, dropout: float = 0.0):
-        """Forward pass. With train=True it also returns slopes, f'(z^l) of each hidden layer
-        for eq. (5), and with dropout > 0 it drops hidden units, eq. (2d)."""
+        """Forward pass, eqs. (1)-(2). For training (train=True) it also returns the slopes
+        f'(z^l) of the hidden layers, for eq. (5), and drops each hidden unit with probability
+        dropout, eq. (2d)."""
         zs, activations, slopes = [], [x], []
         last = len(self.weights) - 1
         for l, (W, b) in enumerate(zip(self.weights, self.biases)):
