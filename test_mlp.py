@@ -419,6 +419,30 @@ class Optimizers(unittest.TestCase):
                 for p, q in zip(params, net.weights + net.biases):
                     np.testing.assert_allclose(q, p, rtol=1e-12, atol=1e-14)
 
+    def test_moments_do_not_stick_among_the_subnormal_floats(self):
+        # One gradient, then none: the moment decays by 0.9 a step, reaches the subnormal floats
+        # (below 1.2e-38) after ~830 steps and, left alone, stays there (0.9 times the smallest
+        # of them rounds back to it), where arithmetic is slow. By step 1000 it must be 0 again,
+        # and the weights must be exactly those of the same steps without the flushing.
+        def train(optimizer):
+            params = np.ones(3, np.float32)
+            optimizer.step(params, np.array([1, 0, 0], np.float32))
+            for _ in range(999):
+                optimizer.step(params, np.zeros(3, np.float32))
+            return params, optimizer._state[:2] if isinstance(optimizer, mlp.Adam) else optimizer._state[:1]
+
+        def subnormal(a):
+            return (a != 0) & (np.abs(a) < np.finfo(a.dtype).tiny)
+
+        for make in (mlp.Adam, lambda: mlp.SGD(momentum=0.9)):
+            params, moments = train(make())
+            for moment in moments:
+                self.assertFalse(np.any(subnormal(moment)), moment)
+            with mock.patch.object(mlp, "_flush_subnormals", lambda *moments: None):
+                unflushed_params, unflushed_moments = train(make())
+            self.assertTrue(subnormal(unflushed_moments[0])[0])  # what the flushing prevents
+            np.testing.assert_array_equal(params, unflushed_params)
+
     def test_an_optimizer_instance_keeps_its_state_across_fit_calls(self):
         X, y = spiral(30)
         one, two = (mlp.Network([2, 16, 3], seed=5) for _ in range(2))
