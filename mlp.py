@@ -967,7 +967,7 @@ class Adam(Optimizer):
         The buffers hold m / (1 - b1) and v / (1 - b2) rather than m and v: then each moment is
         updated in two passes over memory instead of three, and the constant factors join the
         bias corrections in the step size. Every operation writes into a buffer kept between
-        steps, so a step allocates nothing.
+        steps, so a step allocates nothing (but every 100th: see _flush_subnormals).
         """
         m, v, work = self._buffers(params, 3)
         self.t += 1
