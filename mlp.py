@@ -921,7 +921,7 @@ class Optimizer:
         and sticks there, since 0.9 times the smallest of them rounds back to it; and x86 CPUs are
         slow at arithmetic on them (here, 4% of Adam's m subnormal made a step 10% slower). What
         the zeroed entries would still have moved a weight, summed over all later steps, is below
-        1.2e-37 lr / eps with Adam and 1.2e-37 with SGD."""
+        1.2e-38 lr / eps with Adam and 1.2e-38 / (1 - momentum) with SGD."""
         if self.t % 100 == 0:
             for moment in moments:
                 moment[np.abs(moment) < np.finfo(moment.dtype).tiny] = 0
