@@ -1,41 +1,48 @@
 """A multilayer perceptron in one file of numpy: feedforward, backpropagation, training.
 
 Copy this file into a project, run ``python mlp.py`` to watch a network learn MNIST, or read
-it top to bottom: the code follows the data, from activations and losses through the
-Network (feedforward, backprop, fit) to the optimizers, the MNIST loader and the demo.
+it top to bottom: first the equations below, then the code that computes them, in the order
+the data flows (activations, losses, the optimizers that make the update, and the Network's
+forward pass, backward pass and training step), and only then the machinery around them:
+epochs, validation, prediction, saving, input checks, the MNIST loader, the command line.
 
-Notation. A batch X holds n samples, one per row. Layer l = 1..L has weights W^l of shape
-(sizes[l-1], sizes[l]) and biases b^l of shape (sizes[l],), so a whole batch goes through a
-layer in one matrix product. In the code, lists count from 0: weights[l-1] is W^l, zs[l-1]
-is z^l, activations[l] is a^l and activations[0] is X. Y is the target matrix, one row per
-sample (integer labels become one-hot rows). "*" is the elementwise product, "@" the matrix
-product, ^T a transpose.
+Notation. A batch X holds n samples, one per row. The network has L layers; layer l = 1..L has
+weights W^l of shape (sizes[l-1], sizes[l]) and biases b^l of shape (sizes[l],), so a whole
+batch goes through a layer in one matrix product. Y is the target matrix, one row per sample
+(integer labels become one-hot rows). "*" is the elementwise product, "@" the matrix product,
+^T a transpose, and rowsum(M) the column of the sums of the rows of M. The code counts layers
+from 0, one below the equations: weights[l] is W^(l+1), zs[l] is z^(l+1), and activations[l]
+is a^l (activations[0] is X).
 
 Forward pass, for l = 1..L:
-    (1)  z^l = a^(l-1) @ W^l + b^l                        pre-activation, a^0 = X
-    (2)  a^l = f_l(z^l)                                    activation, f_L the output's
-   (2d)  a^l = a^l * m^l / (1 - p)                         dropout on hidden layers, training
-                                                           only: m^l is 1 with probability 1 - p
+    (1)  z^l = a^(l-1) @ W^l + b^l                      pre-activation, a^0 = X
+    (2)  a^l = f_l(z^l)                                  activation, f_L the output's
+   (2d)  a^l = a^l * r^l / (1 - p)                       dropout, on hidden layers in training
+                                                         only: each entry of the mask r^l is 1
+                                                         with probability 1 - p, else 0
 
-The objective that training minimises, for a loss L(a, y) per row:
-    (3)  C = 1/n sum_i L(a^L_i, Y_i) + l2/2 sum_l ||W^l||^2
+The objective that training minimises, for a loss per row, loss(a, y):
+    (3)  C = 1/n sum_i loss(a^L_i, Y_i) + l2/2 sum_l ||W^l||^2
 
-Backward pass: delta^l = dC/dz^l, shaped like z^l.
-    (4)  delta^L = L'(a^L, Y) * f_L'(z^L) / n              L' = dL/da, at the output
-   (4n)  delta^L = (a^L - Y) / n                           for the natural pairs, softmax with
-                                                           cross-entropy and sigmoid with binary
-                                                           cross-entropy: the factors cancel
-    (5)  delta^l = (delta^(l+1) @ W^(l+1)^T) * f_l'(z^l)   for l = L-1..1 (times m^l / (1 - p)
-                                                           where dropout was applied)
+Backward pass: delta^l = dC/dz^l, shaped like z^l, and loss' = dloss/da, shaped like a^L.
+    (4)  delta^L = loss'(a^L, Y) * f_L'(z^L) / n         an output f_L that acts elementwise
+   (4s)  delta^L = a^L * (g - rowsum(g * a^L)) / n,      softmax, whose derivative is a matrix
+                   where g = loss'(a^L, Y)               per row: diag(a) - a a^T
+   (4n)  delta^L = (a^L - Y) / n                         the natural pairs, where the factors
+                                                         cancel: sigmoid with binary cross-entropy,
+                                                         softmax with cross-entropy (every row of
+                                                         Y summing to 1, as one-hot rows do)
+    (5)  delta^l = (delta^(l+1) @ W^(l+1)^T) * f_l'(z^l)  for l = L-1..1, times r^l / (1 - p)
+                                                         where dropout was applied
     (6)  dC/dW^l = a^(l-1)^T @ delta^l + l2 W^l
     (7)  dC/db^l = sum of the rows of delta^l
 
-Update, for every parameter theta with gradient g, learning rate eta, once per mini-batch:
-    (8)  SGD with momentum mu:  v = mu v - eta g;  theta = theta + v
-                                (Nesterov: theta = theta + mu v - eta g)
-    (9)  Adam, step t:  m = b1 m + (1 - b1) g;  v = b2 v + (1 - b2) g^2;
-                        theta = theta - eta m_hat / (sqrt(v_hat) + eps),
-                        with m_hat = m / (1 - b1^t) and v_hat = v / (1 - b2^t)
+Update, once per batch, of every parameter theta with gradient g, at learning rate eta:
+    (8)  SGD with momentum mu and velocity u:  u = mu u - eta g;  theta = theta + u
+         Nesterov's, in Sutskever's form (theta is kept at the look-ahead point):
+                                                 u = mu u - eta g;  theta = theta + mu u - eta g
+    (9)  Adam, at step t = 1, 2, ...:  m = b1 m + (1 - b1) g;  v = b2 v + (1 - b2) g^2;
+         m_hat = m / (1 - b1^t);  v_hat = v / (1 - b2^t);  theta = theta - eta m_hat / (sqrt(v_hat) + eps)
 
 Quick start:
 
@@ -163,7 +170,8 @@ def softmax(z: np.ndarray) -> np.ndarray:
 
 
 class Activation(NamedTuple):
-    """An activation function f and its derivative f' (None for softmax: see Network._output_delta)."""
+    """An activation function f and its derivative f' (None for softmax, whose derivative is a
+    matrix per row: eq. (4s))."""
     f: Callable[[np.ndarray], np.ndarray]
     prime: Callable[[np.ndarray], np.ndarray] | None
 
@@ -181,46 +189,50 @@ RELU_FAMILY = ("relu", "leaky_relu", "elu")  # initialised by He, the rest by Gl
 
 
 # ============================================================================ losses
-# Each loss gives L per row of (a, Y), and its derivative L' = dL/da, shaped like a.
+# Each loss gives loss(a, y) per row, and its derivative loss'(a, y) = dloss/da, shaped like a.
+# The log losses clip a probability to [eps, 1 - eps] (eps = 1.2e-7 in float32): where an
+# output saturates at 0 or 1, the loss then stays finite and loss' stays below 1/eps, instead
+# of growing past what float32 holds (and Adam's g^2 with it).
 
-def _above_0(x: np.ndarray) -> np.ndarray:
-    """x, with 0 raised to the smallest positive float of its dtype: then a log or a division
-    gives a large finite number (log is -87 in float32) instead of inf and a warning."""
-    return np.maximum(x, np.finfo(x.dtype).tiny)
+def _clip(a: np.ndarray) -> np.ndarray:
+    eps = np.finfo(a.dtype).eps
+    return np.clip(a, eps, 1 - eps)
 
 
 def cross_entropy(a: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """L = -sum_k y_k log a_k, for outputs that are probabilities."""
-    return -np.sum(y * np.log(_above_0(a)), axis=1)
+    """loss = -sum_k y_k log a_k, for outputs that are probabilities."""
+    return -np.sum(y * np.log(_clip(a)), axis=1)
 
 
 def cross_entropy_prime(a: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """dL/da = -y / a."""
-    return -y / _above_0(a)
+    """loss' = -y / a."""
+    return -y / _clip(a)
 
 
 def binary_cross_entropy(a: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """L = -sum_k (y_k log a_k + (1 - y_k) log(1 - a_k)), for independent yes/no outputs."""
-    return -np.sum(y * np.log(_above_0(a)) + (1 - y) * np.log(_above_0(1 - a)), axis=1)
+    """loss = -sum_k (y_k log a_k + (1 - y_k) log(1 - a_k)), for independent yes/no outputs."""
+    a = _clip(a)
+    return -np.sum(y * np.log(a) + (1 - y) * np.log(1 - a), axis=1)
 
 
 def binary_cross_entropy_prime(a: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """dL/da = -y/a + (1 - y)/(1 - a) = (a - y) / (a (1 - a))."""
-    return (a - y) / _above_0(a * (1 - a))
+    """loss' = -y/a + (1 - y)/(1 - a) = (a - y) / (a (1 - a))."""
+    a = _clip(a)
+    return (a - y) / (a * (1 - a))
 
 
 def mse(a: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """L = 1/2 sum_k (a_k - y_k)^2; the 1/2 makes L' = a - y."""
+    """loss = 1/2 sum_k (a_k - y_k)^2; the 1/2 makes loss' = a - y."""
     return 0.5 * np.sum((a - y) ** 2, axis=1)
 
 
 def mse_prime(a: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """dL/da = a - y."""
+    """loss' = a - y."""
     return a - y
 
 
 class Loss(NamedTuple):
-    """A loss L(a, y) per row, and its derivative with respect to the output a."""
+    """A loss per row, loss(a, y), and its derivative loss'(a, y) with respect to the output a."""
     value: Callable[[np.ndarray, np.ndarray], np.ndarray]
     prime: Callable[[np.ndarray, np.ndarray], np.ndarray]
 
@@ -233,6 +245,119 @@ LOSSES = {
 # The natural loss of each output, chosen when loss=None; these pairs use the fused delta (4n).
 NATURAL_LOSS = {"softmax": "cross_entropy", "sigmoid": "binary_cross_entropy"}
 PROBABILITY_OUTPUTS = ("softmax", "sigmoid")  # the outputs the log losses can take
+
+
+# ============================================================================ the update: optimizers
+# An optimizer takes a gradient step on the parameters, eqs. (8)-(9). The Network keeps all its
+# parameters in one flat array and its gradient in another, so a step is a few numpy calls
+# over one long array, each parameter updated on its own, exactly as the equations say.
+
+class Optimizer:
+    """What fit needs of an optimizer: a learning rate ``lr`` and ``step(params, grads, lr)``.
+
+    params and grads are a network's flat arrays, every weight and bias one after another. The
+    optimizer's state (velocities, moments) is shaped like them and belongs to the one network
+    it steps, so an instance reused across calls of fit continues where it stopped.
+    """
+
+    def __init__(self, lr: float) -> None:
+        self.lr = _positive(lr, "lr")
+        self.t = 0  # steps taken
+        self._params = None
+        self._state: list[np.ndarray] = []
+
+    def _buffers(self, params: np.ndarray, count: int) -> list[np.ndarray]:
+        """count arrays shaped like params, zero before the first step and kept between steps."""
+        if self._params is None:
+            self._params = params
+            self._state = [np.zeros_like(params) for _ in range(count)]
+        elif self._params is not params:
+            raise ValueError(f"this {type(self).__name__} holds the state of another network's "
+                             f"parameters; make one optimizer per network")
+        return self._state
+
+    def step(self, params: np.ndarray, grads: np.ndarray, lr: float | None = None) -> None:
+        raise NotImplementedError
+
+    def _checkpoint(self) -> None:
+        """Remember the state as it is now, for _rollback."""
+        self._saved = (self.t, self._params, [s.copy() for s in self._state])
+
+    def _rollback(self) -> None:
+        """Return to the state of the last _checkpoint (fit's, after a diverging epoch)."""
+        self.t, self._params, state = self._saved
+        self._state = [s.copy() for s in state]
+
+    def _flush_subnormals(self, *moments: np.ndarray) -> None:
+        """Every 100th step, set to 0 the entries of each moment that are subnormal: nonzero, but
+        below the smallest normal float (1.2e-38 in float32). The moment of a weight whose
+        gradient stays 0, such as one fed by a pixel that is almost always blank, decays into them
+        and sticks there, since 0.9 times the smallest of them rounds back to it; and x86 CPUs are
+        slow at arithmetic on them (here, 4% of Adam's m subnormal made a step 10% slower). What
+        the zeroed entries would still have moved a weight, summed over all later steps, is below
+        1.2e-38 lr / eps with Adam and 1.2e-38 / (1 - momentum) with SGD."""
+        if self.t % 100 == 0:
+            for moment in moments:
+                moment[np.abs(moment) < np.finfo(moment.dtype).tiny] = 0
+
+
+class SGD(Optimizer):
+    """Stochastic gradient descent with momentum, optionally Nesterov's, eq. (8)."""
+
+    def __init__(self, lr: float = 0.1, momentum: float = 0.9, nesterov: bool = False) -> None:
+        super().__init__(lr)
+        self.momentum = _fraction(momentum, "momentum")
+        self.nesterov = bool(nesterov)
+
+    def step(self, params: np.ndarray, grads: np.ndarray, lr: float | None = None) -> None:
+        """Update params in place from grads, eq. (8). ``eta_g`` and ``u`` are kept between
+        steps, so that a step allocates nothing."""
+        u, eta_g = self._buffers(params, 2)
+        self.t += 1
+        mu = self.momentum
+        np.multiply(self.lr if lr is None else lr, grads, out=eta_g)  # eta g
+        u *= mu
+        u -= eta_g                                # eq. (8): u = mu u - eta g
+        if self.nesterov:
+            params -= eta_g
+            params += np.multiply(mu, u, out=eta_g)   # eq. (8): theta = theta + mu u - eta g
+        else:
+            params += u                           # eq. (8): theta = theta + u
+        self._flush_subnormals(u)
+
+
+class Adam(Optimizer):
+    """Adam (Kingma and Ba, 2015): momentum on the gradient, each parameter's step scaled by a
+    running root-mean-square of its gradients, eq. (9). Note that fit's ``l2`` adds l2 W to the
+    gradient, an L2 penalty on the objective, which Adam then rescales like the rest of the
+    gradient; it is not AdamW's decoupled weight decay."""
+
+    def __init__(self, lr: float = 1e-3, beta1: float = 0.9, beta2: float = 0.999,
+                 eps: float = 1e-8) -> None:
+        super().__init__(lr)
+        self.beta1 = _fraction(beta1, "beta1")
+        self.beta2 = _fraction(beta2, "beta2")
+        self.eps = _positive(eps, "eps")
+
+    def step(self, params: np.ndarray, grads: np.ndarray, lr: float | None = None) -> None:
+        """Update params in place from grads, eq. (9). m and v are the paper's moments; ``work``
+        is scratch space, kept between steps with them, so that a step allocates nothing (an
+        array of this size, new every step, costs more than the arithmetic)."""
+        m, v, work = self._buffers(params, 3)
+        self.t += 1
+        b1, b2, t, eta = self.beta1, self.beta2, self.t, self.lr if lr is None else lr
+        m *= b1
+        m += np.multiply(1 - b1, grads, out=work)      # eq. (9): m = b1 m + (1 - b1) g
+        v *= b2
+        np.square(grads, out=work)
+        v += np.multiply(1 - b2, work, out=work)       # eq. (9): v = b2 v + (1 - b2) g^2
+        np.divide(v, 1 - b2 ** t, out=work)            # eq. (9): v_hat
+        np.sqrt(work, out=work)
+        work += self.eps                               # sqrt(v_hat) + eps
+        np.divide(m, work, out=work)
+        work *= eta / (1 - b1 ** t)                    # eta m_hat / (sqrt(v_hat) + eps)
+        params -= work                                 # eq. (9): theta = theta - ...
+        self._flush_subnormals(m, v)
 
 
 # ============================================================================ the network
@@ -249,8 +374,7 @@ class Network:
     Attributes: ``sizes``, ``hidden`` (one name per hidden layer), ``output``, ``loss_name``,
     ``dtype``, and the parameters ``weights`` and ``biases``: weights[l] has shape
     (sizes[l], sizes[l+1]) and biases[l] shape (sizes[l+1],). They are views into one flat
-    buffer that the optimizers update in a few array operations; ``net.weights[0] = W``
-    copies W into it.
+    array that the optimizers update; ``net.weights[0] = W`` copies W into it.
 
     Targets y: for softmax, integer labels (n,) or one-hot rows (n, k); for sigmoid, 0/1 values
     (n,) for one unit or (n, k) for k independent units; for the other outputs, real values
@@ -265,43 +389,32 @@ class Network:
         self.output = _check_output(output, self.sizes[-1])
         self.loss_name = _check_loss(loss, self.output)
         self.dtype = _check_dtype(dtype)
-        self._act = [ACTIVATIONS[name] for name in self.hidden + [self.output]]  # layer by layer
+        self._act = [ACTIVATIONS[name] for name in self.hidden + [self.output]]  # f_1 .. f_L
         self._loss = LOSSES[self.loss_name]
         self._fused = NATURAL_LOSS.get(self.output) == self.loss_name
-        self._rng = np.random.default_rng(seed)  # this network's own: no global random state
+        self._rng = np.random.default_rng(_check_seed(seed))  # its own: no global random state
 
-        # Every parameter lives in one flat buffer (and every gradient in another), so that an
-        # optimizer step is a few numpy calls over one long array instead of a loop over layers.
         n_params = sum(n_in * n_out + n_out for n_in, n_out in zip(self.sizes, self.sizes[1:]))
-        self._params = np.zeros(n_params, self.dtype)  # biases start at zero
-        self._grads = np.zeros(n_params, self.dtype)
-        self._weights, self._biases = map(_Parameters, self._unflatten(self._params))
-        self._grad_weights, self._grad_biases = self._unflatten(self._grads)
+        self._params = np.zeros(n_params, self.dtype)  # every weight and bias; biases start at 0
+        self._grads = np.zeros(n_params, self.dtype)   # dC/d of each, in the same places
+        self._make_views()
         for l, W in enumerate(self.weights):
+            # He's std, sqrt(2 / n_in), makes up for a ReLU zeroing about half of a layer's
+            # inputs, so that z keeps its variance from layer to layer; Glorot's suits the
+            # activations that are symmetric about 0. What matters is the activation feeding
+            # the layer, f_l; for the first layer, fed by the data, the first hidden one.
+            feeding = (self.hidden or [self.output])[max(l - 1, 0)]
             n_in, n_out = W.shape
-            # A layer is initialised by the hidden activation next to it: its own, or for the
-            # output layer the last hidden one. He keeps the variance of z steady through
-            # ReLUs, which zero half their inputs; Glorot does the same for symmetric ones.
-            neighbour = self.hidden[min(l, len(self.hidden) - 1)] if self.hidden else self.output
-            std = math.sqrt(2 / n_in) if neighbour in RELU_FAMILY else math.sqrt(2 / (n_in + n_out))
+            std = math.sqrt(2 / n_in) if feeding in RELU_FAMILY else math.sqrt(2 / (n_in + n_out))
             W[...] = self._rng.standard_normal(W.shape) * std
 
-    @property
-    def weights(self) -> list[np.ndarray]:
-        """weights[l], shape (sizes[l], sizes[l+1]): the W of layer l+1."""
-        return self._weights
-
-    @property
-    def biases(self) -> list[np.ndarray]:
-        """biases[l], shape (sizes[l+1],): the b of layer l+1."""
-        return self._biases
-
-    def __repr__(self) -> str:
-        return (f"Network({self.sizes}, hidden={self.hidden!r}, output={self.output!r}, "
-                f"loss={self.loss_name!r}, dtype={self.dtype.name!r})")
+    def _make_views(self) -> None:
+        """weights, biases, grad_weights and grad_biases: views into the flat arrays, layer by layer."""
+        self._weights, self._biases = map(_Parameters, self._unflatten(self._params))
+        self._grad_weights, self._grad_biases = self._unflatten(self._grads)
 
     def _unflatten(self, flat: np.ndarray) -> tuple[list[np.ndarray], list[np.ndarray]]:
-        """Views into a flat buffer shaped like the weights and the biases, layer by layer."""
+        """Views into a flat array, shaped like the weights and the biases."""
         weights, biases, start = [], [], 0
         for n_in, n_out in zip(self.sizes, self.sizes[1:]):
             weights.append(flat[start:start + n_in * n_out].reshape(n_in, n_out))
@@ -310,44 +423,51 @@ class Network:
             start += n_out
         return weights, biases
 
+    @property
+    def weights(self) -> list[np.ndarray]:
+        """weights[l], shape (sizes[l], sizes[l+1]): W^(l+1) of the equations."""
+        return self._weights
+
+    @property
+    def biases(self) -> list[np.ndarray]:
+        """biases[l], shape (sizes[l+1],): b^(l+1) of the equations."""
+        return self._biases
+
     # ------------------------------------------------------------------ forward
 
     @_underflow_is_zero
     def feedforward(self, X: npt.ArrayLike) -> tuple[list[np.ndarray], list[np.ndarray]]:
-        """Run X through the network, eqs. (1)-(2).
+        """Run X through the network, eqs. (1)-(2), as predict does.
 
-        Returns (zs, activations): zs[l] is the pre-activation of layer l+1, activations[0] is
-        X and activations[-1] the network's output, one row per sample.
+        Returns (zs, activations): zs[l] is z^(l+1), activations[l] is a^l, so activations[0]
+        is X and activations[-1] the network's output, one row per sample.
         """
-        zs, activations, _ = self._feedforward(self._inputs(X))
+        zs, activations, _ = self._forward(self._inputs(X))
         return zs, activations
 
-    def _feedforward(self, x: np.ndarray, train: bool = False, dropout: float = 0.0):
-        """Forward pass, eqs. (1)-(2). For training (train=True) it also returns the slopes
-        f'(z^l) of the hidden layers, for eq. (5), and drops each hidden unit with probability
-        dropout, eq. (2d)."""
+    def _forward(self, x: np.ndarray, train: bool = False, dropout: float = 0.0):
+        """The forward pass, eqs. (1)-(2d), which feedforward, backprop and fit all run.
+
+        With train=True it drops hidden units (rate ``dropout``, eq. (2d)) and also returns
+        ``slopes``: for each hidden layer, eq. (5)'s factor f_l'(z^l), times r^l / (1 - p)
+        with dropout, taken here while z^l is in cache and used by _backward.
+        """
         zs, activations, slopes = [], [x], []
-        last = len(self.weights) - 1
-        for l, (W, b) in enumerate(zip(self.weights, self.biases)):
-            z = activations[-1] @ W                 # (n, sizes[l+1]), eq. (1)
-            z += b                                  # eq. (1); in place, to make one array, not two
-            a = self._act[l].f(z)                   # eq. (2)
-            if train and l < last:
-                slope = self._act[l].prime(z)       # f'(z^l) of eq. (5), now, while z is in cache
+        for l, (W, b) in enumerate(zip(self.weights, self.biases)):  # layer l+1 of the equations
+            z = activations[l] @ W                   # (n, sizes[l+1]), eq. (1): a^l @ W^(l+1)
+            z += b                                   # eq. (1): + b^(l+1), in place: one array, not two
+            a = self._act[l].f(z)                    # eq. (2)
+            if train and l < len(self.weights) - 1:  # a hidden layer
+                slope = self._act[l].prime(z)        # f'(z^(l+1)), for eq. (5)
                 if dropout:
-                    keep = self._rng.random(a.shape, dtype=a.dtype) >= dropout
+                    keep = self._rng.random(a.shape, dtype=a.dtype) >= dropout  # r^(l+1)
                     mask = keep.astype(a.dtype) / (1 - dropout)  # scaled now, not at test time
-                    a *= mask                       # eq. (2d)
-                    slope *= mask                   # eq. (5): no gradient through a dropped unit
+                    a *= mask                        # eq. (2d)
+                    slope *= mask                    # eq. (5): no gradient through a dropped unit
                 slopes.append(slope)
             zs.append(z)
             activations.append(a)
         return zs, activations, slopes
-
-    def _output(self, x: np.ndarray, chunk: int = 4096) -> np.ndarray:
-        """The network's output for every row of x, a chunk of rows at a time to bound memory."""
-        return np.concatenate([self._feedforward(x[i:i + chunk])[1][-1]
-                               for i in range(0, len(x), chunk)])
 
     # ------------------------------------------------------------------ objective and backward
 
@@ -357,51 +477,63 @@ class Network:
         l2/2 times the sum of the squared weights (not the biases)."""
         x, Y = self._data(X, y)
         l2 = _non_negative(l2, "l2")
-        mean_loss, _ = self._metrics(x, Y)
+        mean_loss = float(np.mean(self._loss.value(self._output(x), Y)))
         return mean_loss + 0.5 * l2 * sum(float(np.sum(W * W)) for W in self.weights)  # eq. (3)
 
     @_underflow_is_zero
     def backprop(self, X: npt.ArrayLike, y: npt.ArrayLike, l2: float = 0.0):
         """The gradient of loss(X, y, l2) with respect to every weight and bias, eqs. (4)-(7).
 
-        Returns (grad_weights, grad_biases), lists shaped like weights and biases. Changes
-        nothing: calling it twice gives the same gradient.
+        Returns (grad_weights, grad_biases), lists shaped like weights and biases. It runs the
+        same _forward and _backward as a training step of fit (without dropout), into new
+        arrays: it changes nothing, and calling it twice gives the same gradient.
         """
         x, Y = self._data(X, y)
         l2 = _non_negative(l2, "l2")
         grad_weights, grad_biases = self._unflatten(np.empty_like(self._params))
-        zs, activations, slopes = self._feedforward(x, train=True)
-        self._backward(zs, activations, slopes, Y, l2, grad_weights, grad_biases)
+        self._backward(*self._forward(x, train=True), Y, l2, grad_weights, grad_biases)
         return grad_weights, grad_biases
 
     def _backward(self, zs, activations, slopes, Y, l2, grad_weights, grad_biases) -> None:
-        """Backpropagate one forward pass: write dC/dW^l and dC/db^l into grad_weights and
+        """The backward pass: write dC/dW and dC/db of one forward pass into grad_weights and
         grad_biases, from the output layer down, eqs. (4)-(7)."""
-        delta = self._output_delta(zs[-1], activations[-1], Y)        # (n, sizes[-1]), eq. (4)
-        for l in reversed(range(len(self.weights))):
-            np.matmul(activations[l].T, delta, out=grad_weights[l])   # eq. (6)
+        delta = self._output_delta(zs[-1], activations[-1], Y)        # (n, sizes[-1]): delta^L
+        for l in reversed(range(len(self.weights))):  # layer l+1 of the equations; delta is delta^(l+1)
+            np.matmul(activations[l].T, delta, out=grad_weights[l])   # eq. (6): a^l^T @ delta^(l+1)
             if l2:
-                grad_weights[l] += l2 * self.weights[l]               # eq. (6), the l2 term
+                grad_weights[l] += l2 * self.weights[l]               # eq. (6): + l2 W^(l+1)
             delta.sum(axis=0, out=grad_biases[l])                     # eq. (7)
-            if l > 0:  # the input layer needs no delta
+            if l > 0:  # no delta for the input
                 delta = delta @ self.weights[l].T                     # (n, sizes[l]), eq. (5)
-                delta *= slopes[l - 1]                                # eq. (5)
+                delta *= slopes[l - 1]                                # eq. (5): * f_l'(z^l)
 
     def _output_delta(self, z: np.ndarray, a: np.ndarray, Y: np.ndarray) -> np.ndarray:
-        """delta^L = dC/dz^L for the mean of the loss over the n rows, eq. (4)."""
+        """delta^L = dC/dz^L, for the mean loss over the n rows of a batch."""
         if self._fused:
             delta = a - Y                                             # eq. (4n)
         elif self.output == "softmax":
-            # Each softmax output depends on every z of its row, so f' is a Jacobian,
-            # diag(a) - a a^T, and eq. (4) becomes its product with L'.
             g = self._loss.prime(a, Y)
-            delta = a * (g - np.sum(g * a, axis=1, keepdims=True))    # eq. (4)
+            delta = a * (g - np.sum(g * a, axis=1, keepdims=True))    # eq. (4s)
         else:
             delta = self._loss.prime(a, Y) * self._act[-1].prime(z)   # eq. (4)
-        delta *= 1 / len(a)                                           # the mean over rows
+        delta *= 1 / len(a)                                           # eqs. (4): / n
         return delta
 
-    # ------------------------------------------------------------------ training
+    # ------------------------------------------------------------------ one training step
+
+    def _step(self, x: np.ndarray, Y: np.ndarray, optimizer: Optimizer, lr: float,
+              l2: float, dropout: float) -> np.ndarray:
+        """One step of gradient descent on the batch (x, Y), eqs. (1)-(9): what fit repeats.
+        Returns the batch's output a^L."""
+        # forward
+        zs, activations, slopes = self._forward(x, train=True, dropout=dropout)
+        # backward
+        self._backward(zs, activations, slopes, Y, l2, self._grad_weights, self._grad_biases)
+        # update
+        optimizer.step(self._params, self._grads, lr)
+        return activations[-1]
+
+    # ------------------------------------------------------------------ training: epochs
 
     @_underflow_is_zero
     def fit(self, X: npt.ArrayLike, y: npt.ArrayLike, epochs: int = 10, batch_size: int = 64,
@@ -414,11 +546,12 @@ class Network:
         """Train by mini-batch gradient descent on the objective (3).
 
         Each epoch visits the training rows once, in a new random order (shuffle=True), one
-        optimizer step per batch of ``batch_size`` rows (the last batch may be smaller).
+        training step per batch of ``batch_size`` rows (the last batch may be smaller).
 
         optimizer: "sgd", "adam", or an SGD/Adam instance, whose state then carries over from
             one call of fit to the next. ``lr`` overrides its learning rate for this call.
-        l2: weight decay, the l2 of eq. (3). dropout: the rate p of eq. (2d), 0 <= p < 1.
+        l2: the l2 of eq. (3), an L2 penalty in the objective and so in the gradient (with
+            Adam this is not AdamW's decoupled weight decay). dropout: the rate p of eq. (2d).
         schedule: None (constant rate), "cosine", "onecycle" (warm-up, then cosine), or a
             function of progress in [0, 1] giving the factor on the rate.
         augment: a function (X_batch, rng) -> X_batch applied to every training batch (never
@@ -431,16 +564,18 @@ class Network:
 
         Returns the history: per-epoch lists "loss", "accuracy" (classifiers), "val_loss",
         "val_accuracy" (with validation data) and "time" (seconds). The training loss and
-        accuracy are means over the epoch's batches, as the network was while it learned.
-        Ctrl-C stops after the current batch and keeps what was learned; a loss that turns
-        NaN or inf raises FloatingPointError and keeps the weights of the last finite epoch.
+        accuracy are those of the batches' outputs, as the network was while it learned.
+        Ctrl-C stops after the current batch and keeps what was learned. A loss that turns NaN
+        or inf, in a whole or an interrupted epoch, raises FloatingPointError and keeps the
+        weights, and the optimizer's state, of the last finite epoch.
         """
         x, Y = self._data(X, y)
         epochs = _positive_int(epochs, "epochs")
         batch_size = _positive_int(batch_size, "batch_size")
         l2 = _non_negative(l2, "l2")
         dropout = _fraction(dropout, "dropout")
-        early_stopping = None if early_stopping is None else _positive_int(early_stopping, "early_stopping")
+        if early_stopping is not None:
+            early_stopping = _positive_int(early_stopping, "early_stopping")
         optimizer = _optimizer(optimizer)
         lr = optimizer.lr if lr is None else _positive(lr, "lr")
         schedule = _schedule(schedule)
@@ -456,28 +591,31 @@ class Network:
             metrics += ["val_" + name for name in metrics]
         history = {name: [] for name in metrics + ["time"]}
         steps = math.ceil(len(train) / batch_size)
-        last_finite = self._params.copy()  # what a NaN loss falls back to
+        last_finite = self._params.copy()  # what a NaN loss falls back to, with the optimizer's
+        optimizer._checkpoint()
         best_params, best_epoch, best_loss = self._params.copy(), 0, math.inf
 
         with _CtrlC() as ctrl_c:
             for epoch in range(1, epochs + 1):
                 start = time.perf_counter()
                 order = self._rng.permutation(train) if shuffle else train
-                step0 = (epoch - 1) * steps
-                loss, accuracy, seen = self._train_epoch(
+                first_step = (epoch - 1) * steps
+                loss, accuracy, seen = self._epoch(
                     x, Y, order, batch_size, optimizer,
-                    lambda i: lr * schedule((step0 + i) / (epochs * steps)),
+                    lambda i: lr * schedule((first_step + i) / (epochs * steps)),
                     l2, dropout, augment, ctrl_c)
+                if loss is not None and not (math.isfinite(loss) and _all_finite(self._params)):
+                    self._params[...] = last_finite
+                    optimizer._rollback()
+                    raise FloatingPointError(
+                        f"training diverged in epoch {epoch}: the loss became {loss}. The weights "
+                        f"are those after epoch {epoch - 1}; try a smaller learning rate than {lr:g}.")
                 if ctrl_c.pressed:
                     if verbose:
                         print(f"interrupted in epoch {epoch}: keeping the weights learned so far")
                     break
-                if not (math.isfinite(loss) and _all_finite(self._params)):
-                    self._params[...] = last_finite
-                    raise FloatingPointError(
-                        f"training diverged in epoch {epoch}: the loss became {loss}. The weights "
-                        f"are those after epoch {epoch - 1}; try a smaller learning rate than {lr:g}.")
                 np.copyto(last_finite, self._params)
+                optimizer._checkpoint()
                 samples_per_second = seen / (time.perf_counter() - start)
 
                 scores = (loss, accuracy) + (self._metrics(*validation) if validation else ())
@@ -503,12 +641,13 @@ class Network:
                       f"(validation loss {best_loss:.4f})")
         return history
 
-    def _train_epoch(self, x, Y, order, batch_size, optimizer, learning_rate, l2, dropout,
-                     augment, ctrl_c):
-        """One pass over the rows of x in the given order, one optimizer step per mini-batch;
+    def _epoch(self, x, Y, order, batch_size, optimizer, learning_rate, l2, dropout, augment,
+               ctrl_c):
+        """One pass over the rows of x in the given order, one training step per batch;
         learning_rate(i) is the rate of the i-th step. Returns the mean loss and accuracy of
-        the outputs the batches had, and the number of rows seen. Stops early on Ctrl-C, and
-        returns a NaN loss if numpy raises FloatingPointError (under np.errstate(all="raise"))."""
+        the batches' outputs (None if Ctrl-C came before the first step was done) and the
+        number of rows seen. Stops early on Ctrl-C, and returns a NaN loss if numpy raises
+        FloatingPointError (under np.errstate(all="raise"))."""
         outputs = np.empty((len(order), self.sizes[-1]), self.dtype)  # scored once, at the end
         seen = 0
         try:
@@ -518,23 +657,19 @@ class Network:
                 x_batch, y_batch = x.take(batch, axis=0), Y.take(batch, axis=0)
                 if augment is not None:
                     x_batch = augment(x_batch, self._rng)
-                # forward
-                zs, activations, slopes = self._feedforward(x_batch, train=True, dropout=dropout)
-                # backward
-                self._backward(zs, activations, slopes, y_batch, l2, self._grad_weights, self._grad_biases)
-                # update
-                optimizer.step(self._params, self._grads, learning_rate(i))
-
-                outputs[first:first + len(batch)] = activations[-1]
+                outputs[first:first + len(batch)] = self._step(
+                    x_batch, y_batch, optimizer, learning_rate(i), l2, dropout)
                 seen += len(batch)
                 if ctrl_c.pressed:
                     break
-            return (*self._score(outputs[:seen], Y.take(order[:seen], axis=0)), seen)
         except FloatingPointError:
             return math.nan, math.nan, seen
-        except KeyboardInterrupt:  # raised where fit could not take over Ctrl-C (another thread)
+        except KeyboardInterrupt:  # where fit could not take over Ctrl-C, or a second Ctrl-C
             ctrl_c.pressed = True
-            return math.nan, math.nan, seen
+        if not seen:
+            return None, None, 0  # interrupted before the first step was done
+        with np.errstate(over="ignore", invalid="ignore"):  # a loss that is not finite is returned
+            return (*self._score(outputs[:seen], Y.take(order[:seen], axis=0)), seen)
 
     def _split(self, x, Y, validation_data, validation_split):
         """The indices of the training rows, and the validation (x, Y) or None."""
@@ -575,26 +710,50 @@ class Network:
 
     @_underflow_is_zero
     def evaluate(self, X: npt.ArrayLike, y: npt.ArrayLike) -> dict[str, float]:
-        """{"loss": mean loss over the rows, without the l2 term, "accuracy": fraction right}
-        (accuracy only for softmax and sigmoid outputs)."""
+        """{"loss": mean loss over the rows, without the l2 term, "accuracy": the fraction of
+        rows predicted right} (accuracy only for softmax and sigmoid outputs)."""
         loss, accuracy = self._metrics(*self._data(X, y))
         return {"loss": loss} if accuracy is None else {"loss": loss, "accuracy": accuracy}
 
-    def _metrics(self, x: np.ndarray, Y: np.ndarray) -> tuple[float, float | None]:
+    def _output(self, x: np.ndarray, name: str = "X", chunk: int = 4096) -> np.ndarray:
+        """The network's output for every row of x, a chunk of rows at a time to bound memory;
+        an output that is not finite is a ValueError that names x."""
+        with np.errstate(over="ignore", invalid="ignore"):  # reported below, more clearly
+            a = np.concatenate([self._forward(x[i:i + chunk])[1][-1] for i in range(0, len(x), chunk)])
+        if not _all_finite(a):
+            reason = ("the weights are not finite" if not _all_finite(self._params) else
+                      f"its values, up to {np.abs(x).max():.3g}, overflow {self.dtype.name}")
+            raise ValueError(f"the network's output for {name} is not finite: {reason}")
+        return a
+
+    def _metrics(self, x: np.ndarray, Y: np.ndarray, name: str = "X") -> tuple[float, float | None]:
         """Mean loss and accuracy of the network on the rows of x."""
-        return self._score(self._output(x), Y)
+        return self._score(self._output(x, name), Y)
 
     def _score(self, a: np.ndarray, Y: np.ndarray) -> tuple[float, float | None]:
-        """Mean loss (without the l2 term) and accuracy of outputs a against targets Y."""
-        return float(np.mean(self._loss.value(a, Y))), self._accuracy(a, Y)
-
-    def _accuracy(self, a: np.ndarray, Y: np.ndarray) -> float | None:
-        """The fraction of rows (softmax) or of outputs (sigmoid) predicted right; None otherwise."""
+        """Mean loss (without the l2 term) and accuracy of outputs a against targets Y: the
+        fraction of rows whose class (softmax) or whose every 0/1 output (sigmoid) is right;
+        None for the other outputs."""
+        loss = float(np.mean(self._loss.value(a, Y)))
         if self.output == "softmax":
-            return float(np.mean(a.argmax(axis=1) == Y.argmax(axis=1)))
+            return loss, float(np.mean(a.argmax(axis=1) == Y.argmax(axis=1)))
         if self.output == "sigmoid":
-            return float(np.mean((a > 0.5) == (Y > 0.5)))
-        return None
+            return loss, float(np.mean(np.all((a > 0.5) == (Y > 0.5), axis=1)))
+        return loss, None
+
+    def __repr__(self) -> str:
+        return (f"Network({self.sizes}, hidden={self.hidden!r}, output={self.output!r}, "
+                f"loss={self.loss_name!r}, dtype={self.dtype.name!r})")
+
+    def __getstate__(self) -> dict:
+        """For copy.deepcopy and pickle: everything but the views, which __setstate__ makes
+        anew, so that a copy's weights are views of its own flat array, the one it trains."""
+        views = ("_weights", "_biases", "_grad_weights", "_grad_biases")
+        return {key: value for key, value in self.__dict__.items() if key not in views}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self._make_views()
 
     # ------------------------------------------------------------------ saving
 
@@ -603,7 +762,7 @@ class Network:
 
         The file holds plain arrays only (no pickle): sizes, activation and loss names, and
         weights and biases in this network's dtype. Not kept: optimizer state and random state.
-        The file is written whole or not at all.
+        The file is written whole or not at all, and only ever replaces a regular file.
         """
         arrays = {"sizes": np.array(self.sizes, np.int64), "hidden": np.array(self.hidden, str),
                   "output": np.array(self.output), "loss": np.array(self.loss_name)}
@@ -613,40 +772,73 @@ class Network:
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> Network:
-        """Read a network written by save; a file that does not hold one raises ValueError."""
+        """Read a network written by save; a file that does not hold one raises ValueError.
+
+        It never unpickles, and it checks every array's name, then its shape and dtype (from
+        the header of each .npy file in the .npz archive) against the sizes the file declares
+        before it reads an array or allocates the network.
+        """
         try:
-            with np.load(path, allow_pickle=False) as data:  # never unpickle: it can run code
-                arrays = {key: data[key] for key in data.files}
-        except (OSError, ValueError, EOFError, AttributeError, TypeError, zipfile.BadZipFile) as e:
-            if isinstance(e, FileNotFoundError):
-                raise
-            raise ValueError(f"{path} is not a model saved by Network.save: {e}") from None
-        try:
-            return cls._from_arrays(arrays)
-        except (KeyError, TypeError, ValueError) as e:
-            raise ValueError(f"{path} does not hold a valid network: {e}") from None
+            with zipfile.ZipFile(path) as archive:
+                return cls._from_archive(archive)
+        except FileNotFoundError:
+            raise
+        except (OSError, ValueError, TypeError, KeyError, EOFError, zipfile.BadZipFile) as e:
+            raise ValueError(f"{os.fsdecode(path)} is not a model saved by Network.save: {e}") from None
 
     @classmethod
-    def _from_arrays(cls, arrays: dict[str, np.ndarray]) -> Network:
-        """The network that save wrote as these arrays, checking every name, shape and value."""
-        sizes = arrays["sizes"]
-        if sizes.ndim != 1 or sizes.dtype.kind not in "iu" or len(sizes) < 2:
+    def _from_archive(cls, archive: zipfile.ZipFile) -> Network:
+        """The network that save wrote into this .npz archive (a zip of .npy files)."""
+        def header(name):
+            """The shape and dtype a member declares, after checking that its size agrees."""
+            info = archive.getinfo(name + ".npy")
+            with archive.open(info) as f:
+                version = np.lib.format.read_magic(f)
+                read = {(1, 0): np.lib.format.read_array_header_1_0,
+                        (2, 0): np.lib.format.read_array_header_2_0}.get(version)
+                if read is None:
+                    raise ValueError(f"{name} is an .npy file of version {version}")
+                shape, _, dtype = read(f)
+                size = f.tell() + math.prod(shape) * dtype.itemsize
+            # deflate expands at most ~1032 times: a member claiming more is a zip bomb's
+            if info.file_size != size or info.file_size > 1100 * info.compress_size + 4096:
+                raise ValueError(f"{name} declares {shape} of {dtype} but holds "
+                                 f"{info.file_size} bytes ({info.compress_size} compressed)")
+            return shape, dtype
+
+        def read(name):
+            with archive.open(name + ".npy") as f:
+                return np.lib.format.read_array(f, allow_pickle=False)  # never unpickle
+
+        shape, dtype = header("sizes")
+        if len(shape) != 1 or dtype.kind not in "iu" or shape[0] < 2:
             raise ValueError(f"sizes must be a 1-D integer array of 2 or more widths; "
-                             f"got {sizes.dtype} of shape {sizes.shape}")
-        n_layers = len(sizes) - 1
-        expected = {"sizes", "hidden", "output", "loss"} | {
-            f"{kind}_{l}" for kind in ("weights", "biases") for l in range(n_layers)}
-        if set(arrays) != expected:
-            raise ValueError(f"expected the arrays {sorted(expected)}; found {sorted(arrays)}")
-        dtype = arrays["weights_0"].dtype
-        net = cls([int(n) for n in sizes], hidden=[str(h) for h in arrays["hidden"]],
-                  output=str(arrays["output"]), loss=str(arrays["loss"]), seed=0, dtype=dtype)
-        names = [f"weights_{l}" for l in range(n_layers)] + [f"biases_{l}" for l in range(n_layers)]
-        for name, target in zip(names, net.weights + net.biases):
-            array = arrays[name]
-            if array.shape != target.shape or array.dtype != dtype:
-                raise ValueError(f"{name} has shape {array.shape} and dtype {array.dtype}; "
-                                 f"expected {target.shape} and {dtype}")
+                             f"got {dtype} of shape {shape}")
+        n_layers = shape[0] - 1
+        layers = [f"{kind}_{l}" for kind in ("weights", "biases") for l in range(n_layers)]
+        expected = sorted(["sizes", "hidden", "output", "loss"] + layers)
+        found = sorted(name[:-4] if name.endswith(".npy") else name for name in archive.namelist())
+        if found != expected:
+            raise ValueError(f"expected the arrays {expected}; found {found}")
+        for name, want in (("hidden", (n_layers - 1,)), ("output", ()), ("loss", ())):
+            shape, dtype = header(name)
+            if shape != want or dtype.kind != "U" or dtype.itemsize > 4 * 64:
+                raise ValueError(f"{name} must hold names of shape {want}; got {dtype} of shape {shape}")
+        sizes = [int(n) for n in read("sizes")]
+        dtypes = set()
+        for l, name in enumerate(layers):
+            shape, dtype = header(name)
+            want = ((sizes[l], sizes[l + 1]) if l < n_layers else (sizes[l - n_layers + 1],))
+            if shape != want or dtype.kind != "f":
+                raise ValueError(f"{name} has shape {shape} and dtype {dtype}; "
+                                 f"expected {want} of floats (sizes {sizes})")
+            dtypes.add(dtype.newbyteorder("="))
+        if len(dtypes) != 1:
+            raise ValueError(f"the weights and biases must share one dtype; found {sorted(map(str, dtypes))}")
+        net = cls(sizes, hidden=[str(h) for h in read("hidden")], output=str(read("output")),
+                  loss=str(read("loss")), seed=0, dtype=dtypes.pop())
+        for name, target in zip(layers, net.weights + net.biases):
+            array = read(name)
             if not _all_finite(array):
                 raise ValueError(f"{name} holds NaN or inf")
             target[...] = array
@@ -659,19 +851,15 @@ class Network:
         X = np.asarray(X)
         if X.dtype.kind not in "biuf":
             raise TypeError(f"{name} must hold numbers; got dtype {X.dtype}")
-        if X.ndim == 1:
-            raise ValueError(f"{name} must be 2-D, one sample per row; got shape {X.shape}. "
-                             f"For a single sample, pass {name.lower()}.reshape(1, -1)")
         if X.ndim != 2:
-            raise ValueError(f"{name} must be 2-D, one sample per row; got shape {X.shape}")
+            hint = f". For a single sample, pass {name.lower()}.reshape(1, -1)" if X.ndim == 1 else ""
+            raise ValueError(f"{name} must be 2-D, one sample per row; got shape {X.shape}{hint}")
         if len(X) == 0:
             raise ValueError(f"{name} is empty: it has no rows")
         if X.shape[1] != self.sizes[0]:
             raise ValueError(f"{name} has {X.shape[1]} columns but the input layer takes "
                              f"sizes[0] = {self.sizes[0]}")
-        if not _all_finite(X):
-            raise ValueError(f"{name} contains NaN or inf")
-        return X.astype(self.dtype, copy=False)
+        return _finite(X, self.dtype, name)
 
     def _targets(self, y: npt.ArrayLike, n: int, name: str = "y") -> np.ndarray:
         """y as the target matrix Y, (n, sizes[-1]) in this network's dtype, after checking it."""
@@ -683,16 +871,13 @@ class Network:
             raise ValueError(f"{name} must be 1-D or 2-D; got shape {y.shape}")
         if len(y) != n:
             raise ValueError(f"X and {name} have different lengths: {n} and {len(y)} rows")
-        if not _all_finite(y):
-            raise ValueError(f"{name} contains NaN or inf")
+        y = _finite(y, self.dtype, name)
         if self.output == "softmax" and y.ndim == 1:
-            if np.any(y != np.round(y)) or y.min() < 0 or y.max() >= k:
-                bad = y[(y != np.round(y)) | (y < 0) | (y >= k)][0]
-                raise ValueError(f"{name} holds the label {bad}, outside the integers [0, {k}) "
-                                 f"of a network with {k} outputs")
-            Y = np.zeros((n, k), self.dtype)
-            Y[np.arange(n), y.astype(np.intp)] = 1
-            return Y
+            wrong = (y != np.round(y)) | (y < 0) | (y >= k)
+            if wrong.any():
+                raise ValueError(f"{name} holds the label {y[wrong][0]:g}, outside the integers "
+                                 f"[0, {k}) of a network with {k} outputs")
+            return np.eye(k, dtype=self.dtype)[y.astype(np.intp)]
         if y.ndim == 1:
             if k != 1:
                 raise ValueError(f"{name} has shape {y.shape} but the network has {k} outputs; "
@@ -706,17 +891,17 @@ class Network:
                              f"found {y.min()}..{y.max()}")
         if self.output == "softmax" and np.any(np.abs(y.sum(axis=1) - 1) > 1e-3):
             raise ValueError(f"every row of one-hot {name} must sum to 1")
-        return y.astype(self.dtype, copy=False)
+        return y
 
     def _data(self, X, y, names=("X", "y")) -> tuple[np.ndarray, np.ndarray]:
         x = self._inputs(X, names[0])
         return x, self._targets(y, len(x), names[1])
 
 
-# ---------------------------------------------------------------- helpers of the network
+# ============================================================================ helpers
 
 class _Parameters(list):
-    """A list of views into a network's flat parameter buffer. Assigning to an entry copies the
+    """A list of views into a network's flat parameter array. Assigning to an entry copies the
     values into the view, so that it stays the array the optimizers update."""
 
     def __setitem__(self, index: int, value: npt.ArrayLike) -> None:
@@ -735,6 +920,18 @@ def _all_finite(a: np.ndarray) -> bool:
         if np.isfinite(np.sum(a)):
             return True
     return bool(np.isfinite(a.min()) and np.isfinite(a.max()))
+
+
+def _finite(a: np.ndarray, dtype: np.dtype, name: str) -> np.ndarray:
+    """a in dtype (a itself if it has it), after checking that it holds no NaN or inf, before or
+    after the cast: 1e39 is a finite float64 but inf in float32."""
+    cast = a.astype(dtype, copy=False)
+    if not _all_finite(cast):
+        if a.dtype.kind == "f" and _all_finite(a):
+            raise ValueError(f"{name} holds values too large for {dtype.name} (up to "
+                             f"{np.abs(a).max():.3g}): scale them, or use dtype='float64'")
+        raise ValueError(f"{name} contains NaN or inf")
+    return cast
 
 
 def _names(choices) -> str:
@@ -764,14 +961,16 @@ def _check_activation(name, argument: str) -> str:
 
 
 def _check_hidden(hidden, n_hidden: int) -> list[str]:
-    names = [hidden] * n_hidden if isinstance(hidden, str) else list(hidden)
+    names = [hidden] * n_hidden if isinstance(hidden, str) else hidden
+    if not isinstance(names, (list, tuple)):
+        raise TypeError(f"hidden must be an activation name or a list of them; got {hidden!r}")
     if len(names) != n_hidden:
         raise ValueError(f"hidden names {len(names)} activations, but sizes has {n_hidden} hidden layers")
     for name in names:
         if _check_activation(name, "hidden") == "softmax":
             raise ValueError("softmax can only be the output activation (hidden got 'softmax'): "
                              "it ties the units of a layer together into one distribution")
-    return names
+    return list(names)
 
 
 def _check_output(output, k: int) -> str:
@@ -794,12 +993,20 @@ def _check_loss(loss, output: str) -> str:
 
 def _check_dtype(dtype) -> np.dtype:
     try:
-        dtype = np.dtype(dtype)
+        checked = None if dtype is None else np.dtype(dtype)
     except TypeError:
-        raise ValueError(f"dtype must be 'float32' or 'float64'; got {dtype!r}") from None
-    if dtype not in (np.float32, np.float64):
-        raise ValueError(f"dtype must be 'float32' or 'float64'; got {dtype.name!r}")
-    return dtype
+        checked = None
+    if checked is None or checked not in (np.float32, np.float64):  # in native byte order
+        raise ValueError(f"dtype must be 'float32' or 'float64'; got {dtype!r}")
+    return checked
+
+
+def _check_seed(seed) -> int | None:
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))):
+        raise TypeError(f"seed must be None or an integer; got {seed!r}")
+    if seed is not None and seed < 0:
+        raise ValueError(f"seed must be 0 or more; got {seed}")
+    return seed
 
 
 def _number(value, name: str) -> float:
@@ -834,6 +1041,42 @@ def _positive_int(value, name: str) -> int:
     if value < 1:
         raise ValueError(f"{name} must be a positive integer; got {value}")
     return int(value)
+
+
+def _optimizer(optimizer) -> Optimizer:
+    if isinstance(optimizer, str):
+        if optimizer not in ("sgd", "adam"):
+            raise ValueError(f"unknown optimizer {optimizer!r}; choose 'sgd', 'adam' or an SGD/Adam instance")
+        return SGD() if optimizer == "sgd" else Adam()
+    if not isinstance(optimizer, Optimizer):
+        raise TypeError(f"optimizer must be 'sgd', 'adam' or an Optimizer such as mlp.Adam(); "
+                        f"got {optimizer!r}")
+    return optimizer
+
+
+def cosine(progress: float) -> float:
+    """Learning-rate factor falling from 1 to 0 along half a cosine."""
+    return 0.5 * (1 + math.cos(math.pi * progress))
+
+
+def onecycle(progress: float, warmup: float = 0.25) -> float:
+    """Learning-rate factor rising linearly from 0 to 1 over the first quarter, then cosine to 0."""
+    return progress / warmup if progress < warmup else cosine((progress - warmup) / (1 - warmup))
+
+
+SCHEDULES = {"cosine": cosine, "onecycle": onecycle}
+
+
+def _schedule(schedule) -> Callable[[float], float]:
+    if schedule is None:
+        return lambda progress: 1.0
+    if isinstance(schedule, str):
+        if schedule not in SCHEDULES:
+            raise ValueError(f"unknown schedule {schedule!r}; choose None, {_names(SCHEDULES)} or a function")
+        return SCHEDULES[schedule]
+    if not callable(schedule):
+        raise TypeError(f"schedule must be None, a name or a function of progress; got {schedule!r}")
+    return schedule
 
 
 def _epoch_line(epoch: int, epochs: int, history: dict, samples_per_second: float) -> str:
@@ -872,155 +1115,36 @@ class _CtrlC:
 
 
 def _write_whole(path: str | os.PathLike, write: Callable) -> None:
-    """Call write(file) on a temporary file beside path, then rename it to path: a crash or an
-    error leaves the old file (or none), never half of the new one."""
-    path = os.fspath(path)
-    temporary = f"{path}.{os.getpid()}.part"
+    """Call write(file) on a new temporary file beside path, then rename it to path: a crash or
+    an error leaves the old file (or none), never half of the new one."""
+    path = os.fsdecode(path)
+    temporary, f = _temporary_beside(path)
     try:
-        with open(temporary, "wb") as f:
+        with f:
             write(f)
         os.replace(temporary, path)
     finally:
-        if os.path.exists(temporary):
+        if os.path.lexists(temporary):
             os.remove(temporary)
 
 
-# ============================================================================ optimizers
-
-class Optimizer:
-    """What fit needs of an optimizer: a learning rate ``lr`` and ``step(params, grads, lr)``.
-
-    params and grads are the network's flat buffers, every weight and bias one after another.
-    The optimizer's state (velocities, moments) is shaped like them and belongs to the one
-    network it steps, so an instance reused across calls of fit continues where it stopped.
-    """
-
-    def __init__(self, lr: float) -> None:
-        self.lr = _positive(lr, "lr")
-        self.t = 0  # steps taken
-        self._params = None
-        self._state: list[np.ndarray] = []
-
-    def _buffers(self, params: np.ndarray, count: int) -> list[np.ndarray]:
-        """count arrays shaped like params, zero on the first step and kept between steps."""
-        if self._params is None:
-            self._params = params
-            self._state = [np.zeros_like(params) for _ in range(count)]
-        elif self._params is not params:
-            raise ValueError(f"this {type(self).__name__} holds the state of another network's "
-                             f"parameters; make one optimizer per network")
-        return self._state
-
-    def step(self, params: np.ndarray, grads: np.ndarray, lr: float | None = None) -> None:
-        raise NotImplementedError
-
-    def _flush_subnormals(self, *moments: np.ndarray) -> None:
-        """Every 100th step, set to 0 the entries of each moment that are subnormal: nonzero, but
-        below the smallest normal float (1.2e-38 in float32). The moment of a weight whose
-        gradient stays 0, such as one fed by a pixel that is almost always blank, decays into them
-        and sticks there, since 0.9 times the smallest of them rounds back to it; and x86 CPUs are
-        slow at arithmetic on them (here, 4% of Adam's m subnormal made a step 10% slower). What
-        the zeroed entries would still have moved a weight, summed over all later steps, is below
-        1.2e-38 lr / eps with Adam and 1.2e-38 / (1 - momentum) with SGD."""
-        if self.t % 100 == 0:
-            for moment in moments:
-                moment[np.abs(moment) < np.finfo(moment.dtype).tiny] = 0
-
-
-class SGD(Optimizer):
-    """Stochastic gradient descent with momentum, optionally Nesterov's, eq. (8)."""
-
-    def __init__(self, lr: float = 0.1, momentum: float = 0.9, nesterov: bool = False) -> None:
-        super().__init__(lr)
-        self.momentum = _fraction(momentum, "momentum")
-        self.nesterov = bool(nesterov)
-
-    def step(self, params: np.ndarray, grads: np.ndarray, lr: float | None = None) -> None:
-        """Update params in place from grads, eq. (8)."""
-        velocity, scaled_grads = self._buffers(params, 2)
-        self.t += 1
-        np.multiply(grads, self.lr if lr is None else lr, out=scaled_grads)    # eta g
-        velocity *= self.momentum
-        velocity -= scaled_grads                                  # eq. (8): v = mu v - eta g
-        if self.nesterov:
-            params -= scaled_grads
-            params += np.multiply(velocity, self.momentum, out=scaled_grads)  # eq. (8): + mu v
-        else:
-            params += velocity                                    # eq. (8): theta + v
-        self._flush_subnormals(velocity)
-
-
-class Adam(Optimizer):
-    """Adam (Kingma and Ba, 2015): momentum on the gradient, each parameter's step scaled by a
-    running root-mean-square of its gradients, eq. (9)."""
-
-    def __init__(self, lr: float = 1e-3, beta1: float = 0.9, beta2: float = 0.999,
-                 eps: float = 1e-8) -> None:
-        super().__init__(lr)
-        self.beta1 = _fraction(beta1, "beta1")
-        self.beta2 = _fraction(beta2, "beta2")
-        self.eps = _positive(eps, "eps")
-
-    def step(self, params: np.ndarray, grads: np.ndarray, lr: float | None = None) -> None:
-        """Update params in place from grads, eq. (9).
-
-        The buffers hold m / (1 - b1) and v / (1 - b2) rather than m and v: then each moment is
-        updated in two passes over memory instead of three, and the constant factors join the
-        bias corrections in the step size. Every operation writes into a buffer kept between
-        steps, so a step allocates nothing (but every 100th: see _flush_subnormals).
-        """
-        m, v, work = self._buffers(params, 3)
-        self.t += 1
-        b1, b2 = self.beta1, self.beta2
-        m *= b1
-        m += grads                                  # m / (1 - b1) of eq. (9)
-        np.multiply(grads, grads, out=work)
-        v *= b2
-        v += work                                   # v / (1 - b2) of eq. (9)
-        # eq. (9): eta m_hat / (sqrt(v_hat) + eps), multiplied above and below by c
-        c = math.sqrt((1 - b2 ** self.t) / (1 - b2))
-        np.sqrt(v, out=work)
-        work += self.eps * c
-        np.divide(m, work, out=work)
-        work *= (self.lr if lr is None else lr) * (1 - b1) / (1 - b1 ** self.t) * c
-        params -= work
-        self._flush_subnormals(m, v)
-
-
-def _optimizer(optimizer) -> Optimizer:
-    if isinstance(optimizer, str):
-        if optimizer not in ("sgd", "adam"):
-            raise ValueError(f"unknown optimizer {optimizer!r}; choose 'sgd', 'adam' or an SGD/Adam instance")
-        return SGD() if optimizer == "sgd" else Adam()
-    if not (hasattr(optimizer, "step") and hasattr(optimizer, "lr")):
-        raise TypeError(f"optimizer must be 'sgd', 'adam' or an Optimizer such as mlp.Adam(); "
-                        f"got {optimizer!r}")
-    return optimizer
-
-
-def cosine(progress: float) -> float:
-    """Learning-rate factor falling from 1 to 0 along half a cosine."""
-    return 0.5 * (1 + math.cos(math.pi * progress))
-
-
-def onecycle(progress: float, warmup: float = 0.25) -> float:
-    """Learning-rate factor rising linearly from 0 to 1 over the first quarter, then cosine to 0."""
-    return progress / warmup if progress < warmup else cosine((progress - warmup) / (1 - warmup))
-
-
-SCHEDULES = {"cosine": cosine, "onecycle": onecycle}
-
-
-def _schedule(schedule) -> Callable[[float], float]:
-    if schedule is None:
-        return lambda progress: 1.0
-    if isinstance(schedule, str):
-        if schedule not in SCHEDULES:
-            raise ValueError(f"unknown schedule {schedule!r}; choose None, {_names(SCHEDULES)} or a function")
-        return SCHEDULES[schedule]
-    if not callable(schedule):
-        raise TypeError(f"schedule must be None, a name or a function of progress; got {schedule!r}")
-    return schedule
+def _temporary_beside(path: str):
+    """(name, file): a new file, open for writing, in the folder of path, where it can be renamed
+    to path. Raises if path is anything but a regular file or nothing, or if the folder does not
+    exist or cannot be written to."""
+    if os.path.islink(path) or os.path.lexists(path) and not os.path.isfile(path):
+        raise ValueError(f"{path} exists and is not a regular file: refusing to replace it")
+    folder = os.path.dirname(path) or "."
+    if not os.path.isdir(folder):
+        raise FileNotFoundError(f"cannot write {path}: there is no folder {folder}")
+    while True:
+        temporary = f"{path}.{os.urandom(4).hex()}.part"  # not guessable, so not planted
+        try:
+            return temporary, open(temporary, "xb")  # x: created here, never through a link
+        except FileExistsError:
+            continue
+        except OSError as e:
+            raise OSError(f"cannot write {path}: {e.strerror}") from None
 
 
 # ============================================================================ MNIST data
@@ -1241,9 +1365,25 @@ def _fetch(url: str, timeout: float) -> bytes:
 
 # ============================================================================ command line
 
-def _confusion_matrix(labels: np.ndarray, predictions: np.ndarray, k: int) -> np.ndarray:
-    """counts[i, j]: how many samples of class i were predicted as class j."""
-    return np.bincount(labels * k + predictions, minlength=k * k).reshape(k, k)
+# The demo's recipe for each dataset, chosen on a held-out tenth of the training images (the
+# README says how); every entry can be overridden by its flag.
+RECIPES = {
+    "mnist": {"hidden": [512, 512], "epochs": 20, "batch_size": 128, "dropout": 0.2,
+              "l2": 0.0, "shift": 1, "flip": False},
+    "fashion": {"hidden": [512, 512], "epochs": 30, "batch_size": 128, "dropout": 0.3,
+                "l2": 0.0, "shift": 0, "flip": True},
+}
+
+
+def _confusion_lines(labels: np.ndarray, predictions: np.ndarray, names: Sequence[str]) -> list[str]:
+    """The confusion matrix as text: row i, column j counts the samples of class i predicted as
+    class j. Rows are labelled by number and name (the digits of MNIST need no name)."""
+    k = len(names)
+    counts = np.bincount(labels * k + predictions, minlength=k * k).reshape(k, k)
+    longest = max(len(name) for name in names)
+    rows = [f"{i:5d}" + ("" if name == str(i) else f" {name:<{longest}}") for i, name in enumerate(names)]
+    return ([" " * len(rows[0]) + "".join(f"{j:6d}" for j in range(k))]
+            + [row + "".join(f"{c:6d}" for c in counts[i]) for i, row in enumerate(rows)])
 
 
 def _png(pixels: np.ndarray) -> bytes:
@@ -1284,66 +1424,109 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _parser() -> argparse.ArgumentParser:
+    def default(key: str) -> str:
+        def shown(value):
+            return {True: "on", False: "off"}.get(value, value) if not isinstance(value, list) \
+                else " ".join(map(str, value))
+        return "default: " + ", ".join(f"{shown(r[key])} for {dataset}" for dataset, r in RECIPES.items())
+
     p = _Parser(prog="mlp.py", description="Train a multilayer perceptron on MNIST (or "
-                "Fashion-MNIST), downloading it on first use, and report its test accuracy.")
+                "Fashion-MNIST), downloading it on first use, and report its test accuracy. "
+                "Each dataset has its own default recipe; the flags override it.")
     p.add_argument("--dataset", choices=sorted(MIRRORS), default="mnist", help="default: mnist")
     p.add_argument("--data-dir", metavar="DIR", help="folder with the four IDX files "
                    "(default: $MLP_DATA, else ~/.cache/mlp/<dataset>)")
     p.add_argument("--no-download", action="store_true", help="fail rather than download missing files")
-    p.add_argument("--hidden", type=int, nargs="+", default=[512, 512], metavar="N",
-                   help="widths of the hidden layers (default: 512 512)")
-    p.add_argument("--epochs", type=int, default=20, help="default: 20")
-    p.add_argument("--batch-size", type=int, default=128, help="default: 128")
+    p.add_argument("--hidden", type=int, nargs="+", metavar="N",
+                   help="widths of the hidden layers (" + default("hidden") + ")")
+    p.add_argument("--epochs", type=int, help=default("epochs"))
+    p.add_argument("--batch-size", type=int, help=default("batch_size"))
     p.add_argument("--optimizer", choices=["adam", "sgd"], default="adam", help="default: adam")
     p.add_argument("--lr", type=float, help="learning rate, the peak of the schedule "
                    "(default: 0.002 for adam, 0.1 for sgd)")
     p.add_argument("--schedule", choices=["none", *SCHEDULES], default="onecycle",
                    help="learning-rate schedule (default: onecycle)")
-    p.add_argument("--dropout", type=float, default=0.2,
-                   help="dropout rate of the hidden units (default: 0.2)")
-    p.add_argument("--l2", type=float, default=0.0, help="weight decay (default: 0)")
-    p.add_argument("--shift", type=int, default=1, metavar="N",
-                   help="shift training images by up to N pixels, 0 for none (default: 1)")
+    p.add_argument("--dropout", type=float, help="dropout rate of the hidden units (" + default("dropout") + ")")
+    p.add_argument("--l2", type=float, help="L2 penalty on the weights (" + default("l2") + ")")
+    p.add_argument("--shift", type=int, metavar="N", help="shift training images by up to N "
+                   "pixels, 0 for none (" + default("shift") + ")")
+    p.add_argument("--flip", action=argparse.BooleanOptionalAction, help="mirror half of the "
+                   "training images left to right (" + default("flip") + ")")
     p.add_argument("--validation-split", type=float, default=0.0, metavar="F",
                    help="hold out this fraction of the training images to report on after "
                    "each epoch (default: 0)")
     p.add_argument("--seed", type=int, default=0, help="default: 0")
-    p.add_argument("--save", metavar="PATH", help="save the trained network as .npz")
-    p.add_argument("--weights-png", metavar="PATH", help="draw the first-layer weights as a PNG")
+    p.add_argument("--save", metavar="PATH", help="save the trained network as .npz (not after "
+                   "Ctrl-C: an interrupted run writes no file)")
+    p.add_argument("--weights-png", metavar="PATH", help="draw the first-layer weights as a PNG "
+                   "(not after Ctrl-C)")
     return p
 
 
+def _check_writable(path: str) -> None:
+    """Raise if no file could be written at path, by making one beside it and removing it."""
+    temporary, f = _temporary_beside(path)
+    f.close()
+    os.remove(temporary)
+
+
+def _write_and_say(path: str, write: Callable[[str], None], what: str) -> None:
+    """write(path), then say so, and whether a file was there before."""
+    replaced = os.path.lexists(path)
+    write(path)
+    print(f"{what} {path}" + (" (it replaced the file that was there)" if replaced else ""))
+
+
+def _chain(augments: list[Callable]) -> Callable | None:
+    """One augment that applies each of augments in turn, or None for none."""
+    def augment(X: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        for each in augments:
+            X = each(X, rng)
+        return X
+    return augment if augments else None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the demo: train on MNIST, print one line per epoch, the confusion matrix on the test
-    set and, last, the test accuracy. Returns the exit status."""
+    """Run the demo: train on MNIST or Fashion-MNIST, print one line per epoch, the confusion
+    matrix on the test set and, last, the test accuracy. Returns the exit status: 0, 1 after an
+    error, 130 after Ctrl-C (which stops training, reports the network so far, and saves nothing)."""
     args = _parser().parse_args(argv)
+    recipe = {key: value if getattr(args, key) is None else getattr(args, key)
+              for key, value in RECIPES[args.dataset].items()}
     try:
+        for path in (args.save, args.weights_png):  # before minutes of training, not after
+            if path:
+                _check_writable(path)
+        net = Network([784, *recipe["hidden"], 10], hidden="relu", output="softmax", seed=args.seed)
         with warnings.catch_warnings():
             warnings.showwarning = lambda message, *rest, **kw: print(f"warning: {message}", file=sys.stderr)
             (X, y), (X_test, y_test) = load_mnist(args.data_dir, args.dataset, not args.no_download)
-        net = Network([X.shape[1], *args.hidden, 10], hidden="relu", output="softmax", seed=args.seed)
         lr = args.lr if args.lr is not None else {"adam": 0.002, "sgd": 0.1}[args.optimizer]
+        augments = ([random_shift(max_shift=recipe["shift"])] if recipe["shift"] else []) + \
+                   ([random_flip()] if recipe["flip"] else [])
         print(f"{args.dataset}: {len(X):,} training and {len(X_test):,} test images; network "
               f"{'-'.join(map(str, net.sizes))}; {args.optimizer}, lr {lr:g}, schedule "
-              f"{args.schedule}, batch {args.batch_size}, dropout {args.dropout}, "
-              f"shifts up to {args.shift} px")
-        net.fit(X, y, epochs=args.epochs, batch_size=args.batch_size, optimizer=args.optimizer,
-                lr=lr, l2=args.l2, dropout=args.dropout,
-                schedule=None if args.schedule == "none" else args.schedule,
-                augment=random_shift(max_shift=args.shift) if args.shift else None,
-                validation_split=args.validation_split, verbose=1)
+              f"{args.schedule}, batch {recipe['batch_size']}, dropout {recipe['dropout']}, "
+              f"l2 {recipe['l2']:g}, shifts up to {recipe['shift']} px, "
+              f"{'mirrored half the time' if recipe['flip'] else 'no flips'}")
+        history = net.fit(X, y, epochs=recipe["epochs"], batch_size=recipe["batch_size"],
+                          optimizer=args.optimizer, lr=lr, l2=recipe["l2"], dropout=recipe["dropout"],
+                          schedule=None if args.schedule == "none" else args.schedule,
+                          augment=_chain(augments), validation_split=args.validation_split, verbose=1)
+        interrupted = len(history["time"]) < recipe["epochs"]  # fit stops early only on Ctrl-C here
         predictions = net.predict(X_test)
-        counts = _confusion_matrix(y_test, predictions, 10)
         print("confusion matrix on the test set (rows: true class, columns: predicted)")
-        print("     " + "".join(f"{j:6d}" for j in range(10)))
-        for i, row in enumerate(counts):
-            print(f"{i:5d}" + "".join(f"{c:6d}" for c in row))
-        if args.save:
-            net.save(args.save)
-            print(f"saved the network to {args.save}")
-        if args.weights_png:
-            _write_whole(args.weights_png, lambda f: f.write(_png(_weights_picture(net.weights[0]))))
-            print(f"drew the first-layer weights in {args.weights_png}")
+        print("\n".join(_confusion_lines(y_test, predictions, CLASS_NAMES[args.dataset])))
+        if interrupted:
+            print(f"mlp.py: interrupted in epoch {len(history['time']) + 1}: the results are those "
+                  f"of the network so far, and no file was written", file=sys.stderr)
+        else:
+            if args.save:
+                _write_and_say(args.save, net.save, "saved the network to")
+            if args.weights_png:
+                png = _png(_weights_picture(net.weights[0]))
+                _write_and_say(args.weights_png, lambda path: _write_whole(path, lambda f: f.write(png)),
+                               "drew the first-layer weights in")
         print(f"test accuracy: {100 * np.mean(predictions == y_test):.2f}%")
     except (OSError, ValueError, TypeError, FloatingPointError) as e:
         print(f"mlp.py: error: {e}", file=sys.stderr)
@@ -1351,7 +1534,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("mlp.py: interrupted", file=sys.stderr)
         return 130
-    return 0
+    return 130 if interrupted else 0
 
 
 if __name__ == "__main__":

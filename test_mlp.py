@@ -5,10 +5,12 @@ Run with:  python -m unittest -v test_mlp
 """
 
 import contextlib
+import copy
 import gzip
 import hashlib
 import http.server
 import io
+import math
 import os
 import pickle
 import re
@@ -20,6 +22,7 @@ import tempfile
 import threading
 import unittest
 import warnings
+import zipfile
 import zlib
 from unittest import mock
 
@@ -95,6 +98,8 @@ class GradientCheck(unittest.TestCase):
         rng = np.random.default_rng(seed)
         net = mlp.Network([4, 5, 6, 3], hidden=hidden, output=output, loss=loss, seed=seed,
                           dtype="float64")
+        for b in net.biases:  # nonzero, so that an l2 term wrongly added to them shows
+            b[...] = rng.uniform(-0.5, 0.5, b.shape)
         X = rng.standard_normal((8, 4))
         y = targets_for(output, 8, 3, rng)
         zs, _ = net.feedforward(X)
@@ -145,7 +150,7 @@ class GradientCheck(unittest.TestCase):
 
             def forward():
                 net._rng.bit_generator.state = state
-                return net._feedforward(X, train=True, dropout=0.5)
+                return net._forward(X, train=True, dropout=0.5)
 
             def loss():
                 return float(np.mean(net._loss.value(forward()[1][-1], Y)))
@@ -166,7 +171,7 @@ class GradientCheck(unittest.TestCase):
             with self.subTest(hidden=hidden):
                 self.assertLessEqual(relative_error(backprop, numerical), 1e-6)
                 without = np.empty_like(backprop)  # and it is not the gradient without dropout
-                net._backward(*net._feedforward(X, train=True), Y, 0.0, *net._unflatten(without))
+                net._backward(*net._forward(X, train=True), Y, 0.0, *net._unflatten(without))
                 self.assertGreater(relative_error(backprop, without), 0.1)
 
     def test_backprop_is_stateless_and_returns_fresh_arrays(self):
@@ -187,6 +192,8 @@ class GradientCheck(unittest.TestCase):
     def test_loss_is_mean_loss_plus_half_l2_times_squared_weights(self):
         rng = np.random.default_rng(4)
         net = mlp.Network([3, 4, 2], hidden="tanh", output="identity", seed=4, dtype="float64")
+        for b in net.biases:  # the penalty is on the weights only
+            b[...] = rng.uniform(-1, 1, b.shape)
         X, y = rng.standard_normal((6, 3)), rng.standard_normal((6, 2))
         a = np.tanh(X @ net.weights[0] + net.biases[0]) @ net.weights[1] + net.biases[1]
         mse = np.mean(0.5 * np.sum((a - y) ** 2, axis=1))
@@ -353,6 +360,24 @@ class ClassicBugs(unittest.TestCase):
         self.assertTrue(np.isfinite(loss) and loss > 10)
         self.assertTrue(np.isfinite(grad_weights[0]).all() and grad_weights[0][0, 0] > 0)
 
+    def test_log_losses_that_are_not_fused_saturate_without_overflow(self):
+        # softmax with binary cross-entropy: loss' = (a - y) / (a (1 - a)) was ~1e38 in float32
+        # where the outputs saturate, and Adam's g^2 overflowed. Clipped, it trains on.
+        rng = np.random.default_rng(0)
+        X, y = rng.standard_normal((64, 4)), rng.integers(0, 3, 64)
+        for output, loss in (("softmax", "binary_cross_entropy"), ("sigmoid", "cross_entropy")):
+            with self.subTest(output=output, loss=loss):
+                net = mlp.Network([4, 8, 3], output=output, loss=loss, seed=0)
+                net.weights[1] = net.weights[1] * 300  # outputs of 0 and 1 in float32
+                a = net.predict_proba(X)
+                self.assertTrue(np.any(a == 0) or np.any(a == 1))
+                Y = np.eye(3)[y]
+                self.assertTrue(np.all(np.abs(mlp.LOSSES[loss].prime(a, Y)) < 1e8))
+                before = net.evaluate(X, Y)["loss"]
+                with np.errstate(all="raise"):
+                    net.fit(X, Y, epochs=20, batch_size=16, lr=1e-2, verbose=0)
+                self.assertLess(net.evaluate(X, Y)["loss"], before)
+
     def test_an_update_goes_down_the_loss(self):
         rng = np.random.default_rng(0)
         X = rng.standard_normal((32, 5))
@@ -418,6 +443,50 @@ class Optimizers(unittest.TestCase):
                     p += 0.8 * vp - 0.1 * g if nesterov else vp
                 for p, q in zip(params, net.weights + net.biases):
                     np.testing.assert_allclose(q, p, rtol=1e-12, atol=1e-14)
+
+    def test_every_optimizer_equals_the_textbook_over_hundreds_of_float64_steps(self):
+        # 300 steps of fit (75 epochs of 4 batches, in order) against the same steps written
+        # plainly from eqs. (8) and (9), with the gradient of each batch from backprop.
+        rng = np.random.default_rng(6)
+        X, y = rng.standard_normal((64, 3)), rng.integers(0, 3, 64)
+        epochs, steps = 75, 300
+        cases = [("sgd", mlp.SGD(lr=0.05, momentum=0.0), None),
+                 ("momentum", mlp.SGD(lr=0.05, momentum=0.9), "cosine"),
+                 ("nesterov", mlp.SGD(lr=0.05, momentum=0.9, nesterov=True), None),
+                 ("adam", mlp.Adam(lr=0.01, beta1=0.8, beta2=0.99, eps=1e-7), None),
+                 ("adam", mlp.Adam(lr=0.01), "onecycle")]
+        for kind, optimizer, schedule in cases:
+            with self.subTest(optimizer=kind, schedule=schedule):
+                net = mlp.Network([3, 6, 3], hidden="tanh", seed=6, dtype="float64")
+                reference = copy.deepcopy(net)
+                net.fit(X, y, epochs=epochs, batch_size=16, optimizer=optimizer, schedule=schedule,
+                        shuffle=False, verbose=0)
+                theta = [p.copy() for p in reference.weights + reference.biases]
+                start = np.concatenate([p.ravel() for p in theta])
+                first = [np.zeros_like(p) for p in theta]   # u of eq. (8), m of eq. (9)
+                second = [np.zeros_like(p) for p in theta]  # v of eq. (9)
+                for t in range(1, steps + 1):
+                    eta = optimizer.lr * (mlp.SCHEDULES[schedule]((t - 1) / steps) if schedule else 1.0)
+                    for p, q in zip(reference.weights + reference.biases, theta):
+                        p[...] = q
+                    rows = slice(16 * ((t - 1) % 4), 16 * ((t - 1) % 4) + 16)
+                    grads = sum(reference.backprop(X[rows], y[rows]), [])
+                    for p, g, u, v in zip(theta, grads, first, second):
+                        if kind == "adam":
+                            b1, b2 = optimizer.beta1, optimizer.beta2
+                            u[...] = b1 * u + (1 - b1) * g
+                            v[...] = b2 * v + (1 - b2) * g ** 2
+                            m_hat, v_hat = u / (1 - b1 ** t), v / (1 - b2 ** t)
+                            p -= eta * m_hat / (np.sqrt(v_hat) + optimizer.eps)
+                        else:
+                            mu = optimizer.momentum
+                            u[...] = mu * u - eta * g
+                            p += mu * u - eta * g if kind == "nesterov" else u
+                self.assertEqual(optimizer.t, steps)
+                got = np.concatenate([p.ravel() for p in net.weights + net.biases])
+                want = np.concatenate([p.ravel() for p in theta])
+                self.assertGreater(relative_error(want, start), 0.05)  # it went somewhere
+                self.assertLessEqual(relative_error(got, want), 1e-9)
 
     def test_moments_do_not_stick_among_the_subnormal_floats(self):
         # One gradient, then none: the moment decays by 0.9 a step, reaches the subnormal floats
@@ -617,6 +686,119 @@ class Training(unittest.TestCase):
                 for W, W_replay in zip(net.weights + net.biases, replay.weights + replay.biases):
                     np.testing.assert_array_equal(W, W_replay)
 
+    def test_ctrl_c_in_a_diverging_epoch_still_raises_and_keeps_the_last_finite_epoch(self):
+        X = np.linspace(-1, 1, 64).reshape(-1, 1)
+        y = 5 * X[:, 0]
+        net = mlp.Network([1, 16, 1], hidden="relu", output="identity", seed=0)
+        net.fit(X, y, epochs=1, batch_size=16, optimizer=mlp.SGD(lr=0.01), verbose=0)
+        finite = [W.copy() for W in net.weights + net.biases]
+        calls = []
+
+        def blow_up_then_ctrl_c(x_batch, rng):
+            calls.append(1)
+            if len(calls) == 3:
+                signal.raise_signal(signal.SIGINT)
+            return x_batch * 1e30  # overflows to inf within the epoch's first batches
+
+        with np.errstate(all="ignore"), self.assertRaisesRegex(FloatingPointError, "diverged in epoch 1"):
+            net.fit(X, y, epochs=3, batch_size=16, optimizer=mlp.SGD(lr=10.0),
+                    augment=blow_up_then_ctrl_c, verbose=0)
+        self.assertEqual(len(calls), 3)  # stopped after the batch in which Ctrl-C came
+        for W, W_finite in zip(net.weights + net.biases, finite):
+            np.testing.assert_array_equal(W, W_finite)
+
+    def test_a_divergence_rolls_the_optimizer_back_with_the_weights(self):
+        X = np.linspace(-1, 1, 64).reshape(-1, 1)
+        y = 5 * X[:, 0]
+        for make in (lambda: mlp.Adam(lr=1e-3), lambda: mlp.SGD(lr=1e-3)):
+            net = mlp.Network([1, 16, 1], hidden="relu", output="identity", seed=0)
+            optimizer = make()
+            net.fit(X, y, epochs=2, batch_size=16, optimizer=optimizer, verbose=0)
+            state = [s.copy() for s in optimizer._state]
+            with np.errstate(all="ignore"), self.assertRaises(FloatingPointError):
+                net.fit(X, y, epochs=5, batch_size=16, optimizer=optimizer, lr=1e30, verbose=0)
+            self.assertEqual(optimizer.t, 8)  # the steps of the two finite epochs
+            for s, s_before in zip(optimizer._state, state):
+                np.testing.assert_array_equal(s, s_before)
+            # and the same optimizer trains on at a sane rate, from where it was
+            before = net.loss(X, y)
+            net.fit(X, y, epochs=3, batch_size=16, optimizer=optimizer, lr=1e-3, verbose=0)
+            self.assertLess(net.loss(X, y), before)
+
+    def test_a_copy_trains_on_its_own(self):
+        # People keep a model's best weights with copy.deepcopy: the copy must train, and the
+        # original must not move when it does.
+        X, y = spiral(30)
+        net = mlp.Network([2, 16, 3], seed=0)
+        net.fit(X, y, epochs=2, verbose=0)
+        for copied in (copy.deepcopy(net), pickle.loads(pickle.dumps(net))):
+            before = [W.copy() for W in net.weights + net.biases]
+            loss = copied.loss(X, y)
+            copied.fit(X, y, epochs=5, lr=0.01, verbose=0)
+            self.assertLess(copied.loss(X, y), 0.9 * loss)
+            for W in copied.weights + copied.biases:
+                self.assertTrue(np.shares_memory(W, copied._params))
+            for W, W_before in zip(net.weights + net.biases, before):
+                np.testing.assert_array_equal(W, W_before)
+
+    def test_dropout_scales_what_it_keeps_and_keeps_one_minus_p(self):
+        # Sigmoid units are never exactly 0, so a 0 in training is a dropped unit.
+        net = mlp.Network([20, 400, 2], hidden="sigmoid", seed=0)
+        X = np.random.default_rng(0).standard_normal((500, 20))
+        x = net._inputs(X)
+        plain = net._forward(x)[1][1]
+        for p in (0.2, 0.5, 0.7):
+            with self.subTest(p=p):
+                dropped = net._forward(x, train=True, dropout=p)[1][1]
+                self.assertAlmostEqual(float(np.mean(dropped == 0)), p, delta=0.01)
+                kept = dropped != 0  # the kept units are scaled by 1 / (1 - p) ...
+                np.testing.assert_allclose(dropped[kept], plain[kept] / (1 - p), rtol=1e-6)
+                # ... so that the mean activation is that of the network without dropout
+                self.assertAlmostEqual(float(dropped.mean() / plain.mean()), 1.0, delta=0.02)
+
+    def test_dropout_is_off_when_predicting(self):
+        X, y = spiral(30)
+        net = mlp.Network([2, 32, 32, 3], seed=0)
+        net.fit(X, y, epochs=3, dropout=0.5, verbose=0)
+        first, second = net.predict_proba(X), net.predict_proba(X)
+        np.testing.assert_array_equal(first, second)
+        W1, W2, W3 = net.weights
+        b1, b2, b3 = net.biases
+        hidden = np.maximum(np.maximum(X @ W1 + b1, 0) @ W2 + b2, 0)
+        np.testing.assert_allclose(first, mlp.softmax(hidden @ W3 + b3), rtol=1e-5, atol=1e-7)
+        np.testing.assert_array_equal(net.feedforward(X)[1][-1], first)
+        self.assertEqual(net.evaluate(X, y), net.evaluate(X, y))
+
+    def test_each_epoch_visits_every_training_row_once_in_a_new_order(self):
+        X = np.arange(40, dtype=float).reshape(-1, 1)  # row i holds the value i
+        y = np.arange(40) % 2
+        for validation_split, n_train in ((0.0, 40), (0.25, 30)):
+            seen = []
+            net = mlp.Network([1, 4, 2], seed=0)
+            net.fit(X, y, epochs=3, batch_size=8, validation_split=validation_split,
+                    augment=lambda x_batch, rng: seen.append(x_batch[:, 0].copy()) or x_batch,
+                    verbose=0)
+            epochs = np.concatenate(seen).reshape(3, n_train)
+            with self.subTest(validation_split=validation_split):
+                training_rows = set(epochs[0])
+                self.assertEqual(len(training_rows), n_train)  # each row once, and no held-out row
+                for epoch in epochs:
+                    self.assertEqual(sorted(epoch), sorted(training_rows))
+                self.assertFalse(np.array_equal(epochs[0], epochs[1]))
+                self.assertFalse(np.array_equal(epochs[1], epochs[2]))
+
+    def test_initial_weight_spread_is_he_for_relus_and_glorot_otherwise(self):
+        for hidden, std in (("relu", math.sqrt(2 / 784)), ("elu", math.sqrt(2 / 784)),
+                            ("tanh", math.sqrt(2 / (784 + 512))), ("sigmoid", math.sqrt(2 / (784 + 512)))):
+            with self.subTest(hidden=hidden):
+                net = mlp.Network([784, 512, 10], hidden=hidden, seed=0)
+                self.assertAlmostEqual(float(net.weights[0].std()) / std, 1.0, delta=0.01)
+                self.assertAlmostEqual(float(net.weights[0].mean()), 0.0, delta=0.01 * std)
+                np.testing.assert_array_equal(net.biases[0], 0)
+        # the layer after ReLUs is He's, whatever the output: its inputs are half zero
+        net = mlp.Network([100, 400, 300], hidden="relu", output="sigmoid", seed=0)
+        self.assertAlmostEqual(float(net.weights[1].std()) / math.sqrt(2 / 400), 1.0, delta=0.01)
+
     def test_augment_sees_training_batches_only_and_the_callers_data_is_untouched(self):
         X, y = spiral(40)
         X_val, y_val = X + 100.0, y  # far from every training row
@@ -751,11 +933,41 @@ class Errors(unittest.TestCase):
              lambda: mlp.Network([4, 2], output="sigmoid").fit(X, np.full((6, 2), 2.0), verbose=0)),
             (ValueError, r"y has shape \(6,\) but the network has 2 outputs",
              lambda: mlp.Network([4, 2], output="identity").fit(X, np.zeros(6), verbose=0)),
+            (TypeError, r"hidden must be an activation name or a list of them; got None",
+             lambda: mlp.Network([4, 3, 2], hidden=None)),
+            (ValueError, r"dtype must be 'float32' or 'float64'; got None", lambda: mlp.Network([2, 2], dtype=None)),
+            (ValueError, r"dtype must be 'float32' or 'float64'; got dtype\('>f4'\)",
+             lambda: mlp.Network([2, 2], dtype=np.dtype(">f4"))),
+            (ValueError, r"seed must be 0 or more; got -1", lambda: mlp.Network([2, 2], seed=-1)),
+            (TypeError, r"seed must be None or an integer; got 1.5", lambda: mlp.Network([2, 2], seed=1.5)),
+            (ValueError, r"X holds values too large for float32 \(up to 1e\+39\)",
+             lambda: self.net.predict(np.full((5, 4), 1e39))),
+            (ValueError, r"y holds values too large for float32",
+             lambda: mlp.Network([4, 2], output="identity").fit(X, np.full((6, 2), -1e39), verbose=0)),
         ]
         for error, pattern, call in cases:
             with self.subTest(pattern=pattern):
                 with self.assertRaisesRegex(error, pattern):
                     call()
+
+    def test_an_output_that_overflows_is_an_error_that_names_x(self):
+        # Finite float32 inputs can still overflow inside the network: say so, do not predict 0.
+        net = mlp.Network([8, 16, 3], seed=0)
+        for X in (np.full((5, 8), 3e38, np.float32), np.full((5, 8), -3e38)):
+            for call in (net.predict, net.predict_proba, lambda X: net.evaluate(X, [0] * 5),
+                         lambda X: net.loss(X, [0] * 5)):
+                with self.subTest(X=X[0, 0], call=call), np.errstate(all="raise"), \
+                        self.assertRaisesRegex(ValueError, r"output for X is not finite: its values, up to 3e\+38"):
+                    call(X)
+
+    def test_accuracy_of_several_sigmoid_units_counts_rows_with_every_unit_right(self):
+        net = mlp.Network([2, 2], output="sigmoid", seed=0)
+        net.weights[0] = [[10.0, 0.0], [0.0, 10.0]]  # output k is sigmoid(10 x_k)
+        X = np.array([[1.0, 1.0], [1.0, -1.0], [-1.0, -1.0], [-1.0, 1.0]])
+        Y = np.array([[1, 1], [1, 1], [0, 0], [1, 1]])  # rows 0 and 2 right; 1 and 3 half right
+        self.assertEqual(net.evaluate(X, Y)["accuracy"], 0.5)
+        history = net.fit(X, Y, epochs=1, batch_size=4, lr=1e-12, verbose=0)
+        self.assertEqual(history["accuracy"], [0.5])
 
     def test_a_failed_call_changes_nothing(self):
         before = self.net._params.copy()
@@ -855,6 +1067,117 @@ class Saving(unittest.TestCase):
                     mlp.Network.load(self.path)
         with self.assertRaises(FileNotFoundError):
             mlp.Network.load(os.path.join(self.folder.name, "missing.npz"))
+
+    def test_load_checks_what_a_hostile_file_declares_before_reading_or_allocating(self):
+        def npy(array, shape=None):
+            """An .npy file of array, whose header may declare another shape."""
+            f = io.BytesIO()
+            np.save(f, array)
+            data = f.getvalue()
+            if shape is not None:
+                data = data.replace(repr(array.shape).encode(), repr(shape).encode().ljust(len(repr(array.shape))), 1)
+            return data
+
+        def archive(members, compression=zipfile.ZIP_STORED):
+            with zipfile.ZipFile(self.path, "w", compression) as z:
+                for name, data in members.items():
+                    z.writestr(name + ".npy", data)
+
+        names = {"sizes": npy(np.array([3, 4, 2])), "hidden": npy(np.array(["relu"])),
+                 "output": npy(np.array("softmax")), "loss": npy(np.array("cross_entropy")),
+                 "weights_0": npy(np.zeros((3, 4), np.float32)), "biases_0": npy(np.zeros(4, np.float32)),
+                 "weights_1": npy(np.zeros((4, 2), np.float32)), "biases_1": npy(np.zeros(2, np.float32))}
+        archive(names)
+        self.assertEqual(mlp.Network.load(self.path).sizes, [3, 4, 2])  # the honest file loads
+        big = np.array([100000, 100000, 3])
+        cases = [
+            # 37 GiB of weights declared in a few KB: the headers disagree with sizes
+            (dict(names, sizes=npy(big)), r"weights_0 has shape \(3, 4\) .* expected \(100000, 100000\)"),
+            # a header that matches sizes but a member that does not hold the data
+            (dict(names, sizes=npy(big), weights_0=npy(np.zeros((3, 4), np.float32), (100000, 100000))),
+             r"weights_0 declares \(100000, 100000\) of float32 but holds \d+ bytes"),
+            (dict(names, weights_1=npy(np.zeros((4, 2), np.float32), (100000, 100000))),
+             r"weights_1 declares \(100000, 100000\) of float32 but holds \d+ bytes"),
+            (dict(names, extra=npy(np.zeros(10))), r"expected the arrays .* found .*'extra'"),
+            (dict(names, output=npy(np.array(["softmax", "relu"]))), r"output must hold names of shape \(\)"),
+            (dict(names, weights_0=npy(np.zeros((3, 4)))), r"share one dtype"),
+        ]
+        real_open = zipfile.ZipFile.open
+        for members, pattern in cases:
+            with self.subTest(pattern=pattern):
+                archive(members)
+                opened = []
+                with mock.patch.object(zipfile.ZipFile, "open", lambda z, name, *a, **k:
+                                       opened.append(getattr(name, "filename", name)) or real_open(z, name, *a, **k)), \
+                        mock.patch.object(np.lib.format, "read_array", wraps=np.lib.format.read_array) as read, \
+                        mock.patch.object(mlp.Network, "__init__", side_effect=AssertionError("allocated")):
+                    with self.assertRaisesRegex(ValueError, pattern):
+                        mlp.Network.load(self.path)
+                self.assertNotIn("extra.npy", opened)
+                self.assertLessEqual(read.call_count, 1)  # sizes at most: no weights were read
+        # A zip bomb: a deflated member whose header and zip entry agree on 4 GB of weights, in a
+        # file of 2 KB. Deflate expands at most ~1032 times, so it is refused before allocating.
+        sizes = np.array([25000, 40000, 2])
+        archive(dict(names, sizes=npy(sizes), weights_0=npy(np.zeros((3, 4), np.float32), (25000, 40000)),
+                     weights_1=npy(np.zeros((40000, 2), np.float32)), biases_0=npy(np.zeros(40000, np.float32))),
+                zipfile.ZIP_DEFLATED)
+        with zipfile.ZipFile(self.path) as z:
+            info = z.getinfo("weights_0.npy")
+        with open(self.path, "rb") as f:
+            data = bytearray(f.read())
+        entry = data.index(b"PK\x01\x02")  # the central directory: an entry per member
+        while data[entry + 46:entry + 46 + len(b"weights_0.npy")] != b"weights_0.npy":
+            entry = data.index(b"PK\x01\x02", entry + 4)
+        header_length = info.file_size - 3 * 4 * 4
+        struct.pack_into("<I", data, entry + 24, header_length + 25000 * 40000 * 4)
+        with open(self.path, "wb") as f:
+            f.write(data)
+        with mock.patch.object(mlp.Network, "__init__", side_effect=AssertionError("allocated")), \
+                self.assertRaisesRegex(ValueError, r"weights_0 declares \(25000, 40000\) of float32 but holds "
+                                                   r"4000000\d+ bytes \(\d+ compressed\)"):
+            mlp.Network.load(self.path)
+
+    def test_load_accepts_big_endian_weights(self):
+        net = mlp.Network([3, 4, 2], seed=0)
+        arrays = {"sizes": np.array(net.sizes), "hidden": np.array(net.hidden), "output": np.array("softmax"),
+                  "loss": np.array("cross_entropy")}
+        for l, (W, b) in enumerate(zip(net.weights, net.biases)):
+            arrays[f"weights_{l}"], arrays[f"biases_{l}"] = W.astype(">f4"), b.astype(">f4")
+        write_npz(self.path, **arrays)
+        loaded = mlp.Network.load(self.path)
+        self.assertEqual(loaded.dtype, np.float32)
+        for W, W_loaded in zip(net.weights, loaded.weights):
+            np.testing.assert_array_equal(W, W_loaded)
+
+    def test_save_replaces_only_a_regular_file_and_never_writes_through_a_link(self):
+        victim = os.path.join(self.folder.name, "victim")
+        with open(victim, "w") as f:
+            f.write("precious")
+        link = os.path.join(self.folder.name, "link.npz")
+        os.symlink(victim, link)
+        fifo = os.path.join(self.folder.name, "fifo")
+        os.mkfifo(fifo)
+        net = mlp.Network([2, 3, 2], seed=0)
+        for path in (link, fifo, self.folder.name):
+            with self.subTest(path=path), self.assertRaisesRegex(ValueError, "is not a regular file: refusing"):
+                net.save(path)
+        # A link planted where the temporary file will be made is not written through either.
+        tokens = iter([b"\x00\x01\x02\x03", b"\x04\x05\x06\x07"])
+        os.symlink(victim, self.path + ".00010203.part")
+        with mock.patch.object(mlp.os, "urandom", lambda n: next(tokens)):
+            net.save(self.path)
+        with open(victim) as f:
+            self.assertEqual(f.read(), "precious")
+        self.assertEqual(mlp.Network.load(self.path).sizes, [2, 3, 2])
+        umask = os.umask(0o022)
+        os.umask(umask)
+        self.assertEqual(os.stat(self.path).st_mode & 0o777, 0o666 & ~umask)
+        # a bytes path works, and a folder that is not there is named
+        net.save(os.fsencode(self.path))
+        with self.assertRaisesRegex(FileNotFoundError, r"cannot write .*missing/model.npz: there is no folder"):
+            net.save(os.path.join(self.folder.name, "missing", "model.npz"))
+        self.assertEqual(sorted(os.listdir(self.folder.name)),
+                         ["fifo", "link.npz", "model.npz", "model.npz.00010203.part", "victim"])
 
 
 # ============================================================================ MNIST loader
