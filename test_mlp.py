@@ -18,6 +18,8 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
+import tracemalloc
 import unittest
 import warnings
 import zlib
@@ -880,8 +882,24 @@ def sha256(data):
     return hashlib.sha256(data).hexdigest()
 
 
+def gzip_bomb(announced, zeros):
+    """A small gzip file that inflates to an IDX images header announcing `announced` images,
+    then `zeros` zero bytes."""
+    return gzip.compress(struct.pack(">4I", 2051, announced, 28, 28) + bytes(zeros), 1)
+
+
+def trickle(data, pause):
+    """A body sent one byte at a time, pause seconds apart."""
+    for i in range(len(data)):
+        time.sleep(pause)
+        yield data[i:i + 1]
+
+
 class Server:
-    """An HTTP server on 127.0.0.1 serving {path: (status, body)}; it records every request."""
+    """An HTTP server on 127.0.0.1 serving {path: (status, body)} or {path: (status, body,
+    headers)}; it records every request. body is bytes, or an iterable of byte strings sent one
+    after the other (to trickle or stall); headers replace the default, the Content-Length of a
+    bytes body, to lie about the length or leave it out."""
 
     def __init__(self, routes):
         self.routes, self.requests, self.agents = routes, [], []
@@ -891,18 +909,24 @@ class Server:
             def do_GET(self):
                 outer.requests.append(self.path)
                 outer.agents.append(self.headers.get("User-Agent", ""))
-                status, body = outer.routes.get(self.path, (404, b"<html>404 Not Found</html>"))
+                status, body, *headers = outer.routes.get(self.path, (404, b"<html>404 Not Found</html>"))
                 self.send_response(status)
-                self.send_header("Content-Length", str(len(body)))
+                for key, value in (headers[0] if headers else {"Content-Length": len(body)}).items():
+                    self.send_header(key, str(value))
                 self.end_headers()
-                self.wfile.write(body)
+                try:
+                    for chunk in [body] if isinstance(body, bytes) else body:
+                        self.wfile.write(chunk)
+                except OSError:  # the client hung up
+                    pass
 
             def log_message(self, *args):
                 pass
 
         self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        # A short poll interval: close() waits for one.
+        self.thread = threading.Thread(target=self.httpd.serve_forever, args=(0.05,), daemon=True)
         self.thread.start()
 
     def close(self):
@@ -938,6 +962,17 @@ class MnistLoader(unittest.TestCase):
 
     def mirrors(self, *urls):
         return mock.patch.dict(mlp.MIRRORS, {"mnist": list(urls)})
+
+    def limits(self, **values):
+        """The download limits (DOWNLOAD_BYTES, READ_TIMEOUT, DOWNLOAD_DEADLINE) set to values."""
+        return mock.patch.multiple(mlp, **values)
+
+    def place(self, folder, **files):
+        """Write {filename: bytes} in folder (made if need be)."""
+        os.makedirs(folder, exist_ok=True)
+        for filename, data in files.items():
+            with open(os.path.join(folder, filename), "wb") as f:
+                f.write(data)
 
     def assert_loaded(self, data):
         (X, y), (X_test, y_test) = data
@@ -986,7 +1021,7 @@ class MnistLoader(unittest.TestCase):
         for mirror in (missing.url + "/m/", corrupt.url + "/m/", closed):
             self.assertIn(mirror + "train-images-idx3-ubyte.gz: ", message)
         self.assertIn("HTTP Error 404", message)
-        self.assertIn("not a valid gzip file", message)
+        self.assertIn("checksum differs", message)
         self.assertIn("by hand", message)
         self.assertNotIn("\n", message)
         self.assert_nothing_kept()
@@ -997,7 +1032,7 @@ class MnistLoader(unittest.TestCase):
 
         def urlopen(request, timeout):
             response = real_urlopen(request, timeout=timeout)
-            response.read = mock.Mock(side_effect=[b"\x1f\x8b partial", KeyboardInterrupt])
+            response.read1 = mock.Mock(side_effect=[b"\x1f\x8b partial", KeyboardInterrupt])
             return response
 
         with self.mirrors(server.url + "/m/"), mock.patch.object(mlp.urllib.request, "urlopen", urlopen):
@@ -1054,6 +1089,8 @@ class MnistLoader(unittest.TestCase):
             ({"train-images-idx3-ubyte": b"abc"}, r"train-images-idx3-ubyte: too short"),
             ({"t10k-images-idx3-ubyte": b"<html><body>404 Not Found</body></html>"},
              r"t10k-images-idx3-ubyte: magic number \d+, but IDX images have 2051"),
+            ({"t10k-labels-idx1-ubyte": struct.pack(">II", 2049, 10_001) + bytes(10_001)},
+             r"t10k-labels-idx1-ubyte: its header announces 10,001 labels; the published file has 10,000"),
         ]
         for replacements, pattern in cases:
             with self.subTest(pattern=pattern):
@@ -1098,6 +1135,105 @@ class MnistLoader(unittest.TestCase):
         self.assertEqual((X.shape, y.shape, X_test.shape, y_test.shape), ((60000, 784), (60000,), (10000, 784), (10000,)))
         self.assertEqual((X.min(), X.max(), y.min(), y.max()), (0.0, 1.0, 0, 9))
 
+    def test_progress_is_shown_on_stderr_only_when_it_is_a_terminal(self):
+        class Terminal(io.StringIO):
+            def isatty(self):
+                return True
+
+        server = self.serve()
+        terminal, file = Terminal(), io.StringIO()
+        for stderr in (terminal, file):
+            with self.mirrors(server.url + "/m/"), contextlib.redirect_stderr(stderr):
+                self.assert_loaded(mlp.load_mnist(os.path.join(self.cache, type(stderr).__name__)))
+        self.assertIn(f"\rdownloading {server.url}/m/train-images-idx3-ubyte.gz: 100%\n", terminal.getvalue())
+        self.assertEqual(file.getvalue(), "")
+
+    def test_a_downloaded_file_is_verified_before_it_is_decompressed(self):
+        bomb = gzip_bomb(30, 30_000_000)  # 0.1 MB that inflate to 30 MB
+        server = self.serve(train_images_idx3_ubyte=(200, bomb))
+        with self.mirrors(server.url + "/m/"), \
+                mock.patch.object(gzip, "GzipFile", side_effect=AssertionError("decompressed")), \
+                self.assertRaisesRegex(OSError, "checksum differs"):
+            mlp.load_mnist(self.cache)
+        self.assert_nothing_kept()
+
+    def test_a_body_above_the_cap_is_refused_announced_or_not(self):
+        cap = 100_000  # the fake files are 25 kB at most
+        body = np.random.default_rng(0).bytes(4 * cap)
+        announced = self.serve(train_images_idx3_ubyte=(200, body[:10], {"Content-Length": 10 ** 12}))
+        unannounced = self.serve(train_images_idx3_ubyte=(200, body, {}))  # no Content-Length
+        with self.mirrors(announced.url + "/m/", unannounced.url + "/m/"), self.limits(DOWNLOAD_BYTES=cap), \
+                self.assertRaises(OSError) as caught:
+            mlp.load_mnist(self.cache)
+        message = str(caught.exception)
+        self.assertIn(f"{announced.url}/m/train-images-idx3-ubyte.gz: announces 1,000,000,000,000 bytes; "
+                      f"no published file has more than 100,000", message)
+        self.assertIn(f"{unannounced.url}/m/train-images-idx3-ubyte.gz: sent more than 100,000 bytes", message)
+        self.assert_nothing_kept()
+
+    def test_a_trickling_mirror_is_left_at_the_deadline_for_the_next(self):
+        gz = self.gz["train-images-idx3-ubyte.gz"]
+        # A byte every 0.05 s, each read well within the read timeout: 100 bytes take 5 s.
+        slow = self.serve(train_images_idx3_ubyte=(200, trickle(gz[:100], 0.05), {"Content-Length": len(gz)}))
+        good = self.serve()
+        start = time.monotonic()
+        with self.mirrors(slow.url + "/m/", good.url + "/m/"), self.limits(DOWNLOAD_DEADLINE=1.0):
+            self.assert_loaded(mlp.load_mnist(self.cache))
+        self.assertLess(time.monotonic() - start, 3.5)
+        self.assertEqual(good.requests, ["/m/train-images-idx3-ubyte.gz"])
+        self.assertEqual(sorted(os.listdir(self.cache)), sorted(self.gz))
+
+    def test_every_kind_of_failure_moves_on_to_the_next_mirror(self):
+        gz = self.gz["train-images-idx3-ubyte.gz"]
+
+        def stall(seconds):
+            time.sleep(seconds)
+            yield b""
+
+        mirrors = {
+            "the connection closed after 100 of": (200, gz[:100], {"Content-Length": len(gz)}),
+            "IncompleteRead": (200, b"ffff\r\n" + gz[:100], {"Transfer-Encoding": "chunked"}),
+            "timed out": (200, stall(3), {"Content-Length": len(gz)}),
+            "HTTP Error 500": (500, b"<html>oops</html>"),
+            "not done after 0.5 s": (200, trickle(gz[:100], 0.05), {"Content-Length": len(gz)}),
+        }
+        servers = [self.serve(train_images_idx3_ubyte=route) for route in mirrors.values()]
+        with self.mirrors(*(server.url + "/m/" for server in servers)), \
+                self.limits(READ_TIMEOUT=1.0, DOWNLOAD_DEADLINE=0.5), self.assertRaises(OSError) as caught:
+            mlp.load_mnist(self.cache)
+        message = str(caught.exception)
+        for server, reason in zip(servers, mirrors):
+            self.assertIn(f"{server.url}/m/train-images-idx3-ubyte.gz: ", message)
+            self.assertIn(reason, message)
+        self.assertNotIn("\n", message)
+        self.assert_nothing_kept()
+
+    def test_a_bomb_on_disk_is_not_decompressed_past_its_header(self):
+        header = struct.pack(">4I", 2051, 30, 28, 28)
+        cases = {
+            "inflates past its header": ("train-images-idx3-ubyte.gz", gzip_bomb(30, 30_000_000),
+                                         "more bytes of data, but its header announces 23520 (30 x 28 x 28)"),
+            "announces 10^12 bytes": ("train-images-idx3-ubyte.gz", gzip_bomb(1_275_510_204, 0),
+                                      "its header announces 1,275,510,204 images; the published file has 60,000"),
+            "raw, longer than its header": ("train-images-idx3-ubyte", header + bytes(30_000_000),
+                                            "more bytes of data, but its header announces 23520"),
+        }
+        others = {name: data for name, data in self.gz.items() if not name.startswith("train-images")}
+        for case, (filename, data, reason) in cases.items():
+            with self.subTest(case):
+                folder = os.path.join(self.folder.name, case)
+                self.place(folder, **others, **{filename: data})
+                tracemalloc.start()
+                try:
+                    with warnings.catch_warnings(), \
+                            self.assertRaisesRegex(ValueError, re.escape(f"{filename}: {reason}")):
+                        warnings.simplefilter("ignore")
+                        mlp.load_mnist(folder, download=False)
+                    peak = tracemalloc.get_traced_memory()[1]
+                finally:
+                    tracemalloc.stop()
+                self.assertLess(peak, 5_000_000)
+
 
 class RandomShift(unittest.TestCase):
 
@@ -1132,6 +1268,7 @@ class RandomShift(unittest.TestCase):
             mlp.random_shift(shape=(28,))
         with self.assertRaisesRegex(ValueError, r"needs rows of 784 pixels"):
             mlp.random_shift()(np.zeros((2, 10)), np.random.default_rng(0))
+
 
 
 # ============================================================================ command line
