@@ -1110,7 +1110,8 @@ DOWNLOAD_DEADLINE = 600.0    # seconds for one whole file: the largest takes 10 
 def load_mnist(data_dir: str | os.PathLike | None = None, dataset: str = "mnist",
                download: bool = True):
     """MNIST digits (dataset="mnist") or Fashion-MNIST (dataset="fashion"), as
-    ((X_train, y_train), (X_test, y_test)): X float32 in [0, 1] of shape (n, 784), y int64.
+    ((X_train, y_train), (X_test, y_test)): X float32 in [0, 1] of shape (n, 784), y int64 in
+    0-9.
 
     The four IDX files are looked for in data_dir (default: $MLP_DATA, else
     ~/.cache/mlp/<dataset>), gzipped or not, spelled train-images-idx3-ubyte or
@@ -1228,7 +1229,13 @@ def _parse_idx(f, name: str) -> np.ndarray:
         got = f"{len(data)}" if len(data) < size else "more"
         raise ValueError(f"{got} bytes of data, but its header announces {size} "
                          f"({' x '.join(map(str, dims))})")
-    return np.frombuffer(data, np.uint8).reshape(dims)
+    array = np.frombuffer(data, np.uint8).reshape(dims)
+    if kind == "labels":
+        wrong = np.flatnonzero(array > 9)  # both datasets have ten classes
+        if len(wrong):
+            raise ValueError(f"labels must be 0-9; found {array[wrong[0]]} at index {wrong[0]} "
+                             f"({len(wrong)} in all)")
+    return array
 
 
 def _download(name: str, folder: str, mirrors: list[str], checksums: dict[str, str]) -> np.ndarray:

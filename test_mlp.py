@@ -1089,6 +1089,8 @@ class MnistLoader(unittest.TestCase):
             ({"train-images-idx3-ubyte": b"abc"}, r"train-images-idx3-ubyte: too short"),
             ({"t10k-images-idx3-ubyte": b"<html><body>404 Not Found</body></html>"},
              r"t10k-images-idx3-ubyte: magic number \d+, but IDX images have 2051"),
+            ({"train-labels-idx1-ubyte": idx_bytes(np.where(np.arange(30) == 17, 200, labels), 2049)},
+             r"train-labels-idx1-ubyte: labels must be 0-9; found 200 at index 17 \(1 in all\)"),
             ({"t10k-labels-idx1-ubyte": struct.pack(">II", 2049, 10_001) + bytes(10_001)},
              r"t10k-labels-idx1-ubyte: its header announces 10,001 labels; the published file has 10,000"),
         ]
