@@ -1121,13 +1121,17 @@ def load_mnist(data_dir: str | os.PathLike | None = None, dataset: str = "mnist"
     """
     if dataset not in MIRRORS:
         raise ValueError(f"unknown dataset {dataset!r}; choose from {_names(MIRRORS)}")
-    folder = os.fspath(data_dir or os.environ.get("MLP_DATA")
-                       or os.path.join(os.path.expanduser("~"), ".cache", "mlp", dataset))
+    folder = os.path.expanduser(os.fspath(data_dir or os.environ.get("MLP_DATA")
+                                          or os.path.join("~", ".cache", "mlp", dataset)))
+    if os.path.exists(folder) and not os.path.isdir(folder):
+        raise NotADirectoryError(f"data_dir {folder} is a file; expected a folder for the IDX files")
     found = {name: _find_idx(folder, name) for name in IDX_FILES}
     missing = [name + ".gz" for name, path in found.items() if path is None]
     if missing and not download:
         raise FileNotFoundError(f"{', '.join(missing)} not found in {folder} and download is off; "
                                 f"put the files there or pass another data_dir")
+    if missing:
+        os.makedirs(folder, exist_ok=True)  # a folder that cannot be made fails before any download
     checksums = SHA256[dataset]
     arrays = []
     for name, path in found.items():
@@ -1255,7 +1259,6 @@ def _download(name: str, folder: str, mirrors: list[str], checksums: dict[str, s
         except (OSError, ValueError, http.client.HTTPException) as e:
             failures.append(f"{url}: {str(e) or type(e).__name__}")
             continue
-        os.makedirs(folder, exist_ok=True)
         _write_whole(os.path.join(folder, filename), lambda f: f.write(data))
         return array
     raise OSError(f"could not download {filename}: " + "; ".join(failures) +

@@ -1137,6 +1137,32 @@ class MnistLoader(unittest.TestCase):
         self.assertEqual((X.shape, y.shape, X_test.shape, y_test.shape), ((60000, 784), (60000,), (10000, 784), (10000,)))
         self.assertEqual((X.min(), X.max(), y.min(), y.max()), (0.0, 1.0, 0, 9))
 
+    def test_a_data_dir_that_is_a_file_is_named_before_any_download(self):
+        path = os.path.join(self.folder.name, "data")
+        self.place(self.folder.name, data=b"")
+        server = self.serve()
+        for download in (True, False):
+            with self.subTest(download=download), self.mirrors(server.url + "/m/"), \
+                    self.assertRaisesRegex(NotADirectoryError, f"^data_dir {re.escape(path)} is a file; expected a folder"):
+                mlp.load_mnist(path, download=download)
+        self.assertEqual(server.requests, [])
+
+    def test_a_tilde_in_data_dir_or_MLP_DATA_is_the_home_folder(self):
+        home = os.path.join(self.folder.name, "home")
+        server = self.serve()
+        cwd = os.getcwd()
+        os.chdir(self.folder.name)  # where a folder named ~ would appear
+        try:
+            with self.mirrors(server.url + "/m/"), mock.patch.dict(os.environ, {"HOME": home}):
+                self.assert_loaded(mlp.load_mnist("~/data"))
+                with mock.patch.dict(os.environ, {"MLP_DATA": "~/env"}):
+                    self.assert_loaded(mlp.load_mnist())
+        finally:
+            os.chdir(cwd)
+        self.assertEqual(sorted(os.listdir(os.path.join(home, "data"))), sorted(self.gz))
+        self.assertEqual(sorted(os.listdir(os.path.join(home, "env"))), sorted(self.gz))
+        self.assertFalse(os.path.exists(os.path.join(self.folder.name, "~")))
+
     def test_progress_is_shown_on_stderr_only_when_it_is_a_terminal(self):
         class Terminal(io.StringIO):
             def isatty(self):
