@@ -72,7 +72,7 @@ import numpy.typing as npt
 
 __all__ = [
     "ACTIVATIONS", "LOSSES", "SCHEDULES", "Network", "Optimizer", "SGD", "Adam",
-    "random_shift", "load_mnist", "main",
+    "random_shift", "load_mnist", "CLASS_NAMES", "main",
 ]
 
 
@@ -1067,6 +1067,11 @@ def random_shift(shape: tuple[int, int] = (28, 28), max_shift: int = 1) -> Calla
 
 IDX_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte",
              "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
+CLASS_NAMES = {
+    "mnist": tuple("0123456789"),
+    "fashion": ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt",
+                "Sneaker", "Bag", "Ankle boot"),
+}
 MIRRORS = {
     "mnist": ["https://ossci-datasets.s3.amazonaws.com/mnist/",
               "https://storage.googleapis.com/cvdf-datasets/mnist/",
@@ -1116,7 +1121,7 @@ def load_mnist(data_dir: str | os.PathLike | None = None, dataset: str = "mnist"
                download: bool = True):
     """MNIST digits (dataset="mnist") or Fashion-MNIST (dataset="fashion"), as
     ((X_train, y_train), (X_test, y_test)): X float32 in [0, 1] of shape (n, 784), y int64 in
-    0-9.
+    0-9; class k is called CLASS_NAMES[dataset][k].
 
     The four IDX files are looked for in data_dir (default: $MLP_DATA, else
     ~/.cache/mlp/<dataset>), gzipped or not, spelled train-images-idx3-ubyte or

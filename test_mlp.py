@@ -1153,6 +1153,13 @@ class MnistLoader(unittest.TestCase):
         largest = max(os.path.getsize(os.path.join(REAL_FASHION, name)) for name in os.listdir(REAL_FASHION))
         self.assertLess(largest, mlp.DOWNLOAD_BYTES)
 
+    def test_each_dataset_has_its_ten_class_names(self):
+        self.assertEqual(sorted(mlp.CLASS_NAMES), sorted(mlp.MIRRORS))
+        self.assertEqual(mlp.CLASS_NAMES["mnist"], ("0", "1", "2", "3", "4", "5", "6", "7", "8", "9"))
+        self.assertEqual(mlp.CLASS_NAMES["fashion"], ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+                                                      "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"))
+        self.assertIn("CLASS_NAMES", mlp.__all__)
+
     def test_a_data_dir_that_is_a_file_is_named_before_any_download(self):
         path = os.path.join(self.folder.name, "data")
         self.place(self.folder.name, data=b"")
