@@ -72,7 +72,7 @@ import numpy.typing as npt
 
 __all__ = [
     "ACTIVATIONS", "LOSSES", "SCHEDULES", "Network", "Optimizer", "SGD", "Adam",
-    "random_shift", "load_mnist", "CLASS_NAMES", "main",
+    "random_shift", "random_flip", "load_mnist", "CLASS_NAMES", "main",
 ]
 
 
@@ -1033,10 +1033,7 @@ def random_shift(shape: tuple[int, int] = (28, 28), max_shift: int = 1) -> Calla
 
     shape is (height, width) of the images stored in each row of X.
     """
-    if (not isinstance(shape, (tuple, list)) or len(shape) != 2
-            or not all(isinstance(s, (int, np.integer)) and s > 0 for s in shape)):
-        raise ValueError(f"shape must be (height, width) of positive integers; got {shape!r}")
-    height, width = int(shape[0]), int(shape[1])
+    height, width = _image_shape(shape)
     if isinstance(max_shift, bool) or not isinstance(max_shift, (int, np.integer)):
         raise TypeError(f"max_shift must be an integer; got {max_shift!r}")
     if not 0 <= max_shift < min(height, width):
@@ -1048,10 +1045,7 @@ def random_shift(shape: tuple[int, int] = (28, 28), max_shift: int = 1) -> Calla
         return slice(max(offset, 0), n + min(offset, 0)), slice(max(-offset, 0), n + min(-offset, 0))
 
     def shift(X: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        if X.ndim != 2 or X.shape[1] != height * width:
-            raise ValueError(f"random_shift{(height, width)} needs rows of {height * width} pixels; "
-                             f"got X of shape {X.shape}")
-        images = X.reshape(-1, height, width)
+        images = _images(X, height, width, "random_shift")
         moved = np.zeros_like(images)
         dy, dx = rng.integers(-max_shift, max_shift + 1, size=(2, len(X)))
         # One slice copy per distinct move, at most (2 max_shift + 1)^2, instead of one per image.
@@ -1063,6 +1057,41 @@ def random_shift(shape: tuple[int, int] = (28, 28), max_shift: int = 1) -> Calla
         return moved.reshape(X.shape)
 
     return shift
+
+
+def random_flip(shape: tuple[int, int] = (28, 28)) -> Callable:
+    """An augment for fit: mirror each image of a batch left to right with probability 1/2,
+    independently. For pictures whose mirror image shows the same class, such as Fashion-MNIST's
+    clothes (not digits).
+
+    shape is (height, width) of the images stored in each row of X.
+    """
+    height, width = _image_shape(shape)
+
+    def flip(X: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        images = _images(X, height, width, "random_flip")
+        flipped = images.copy()
+        rows = rng.random(len(X)) < 0.5
+        flipped[rows] = images[rows, :, ::-1]
+        return flipped.reshape(X.shape)
+
+    return flip
+
+
+def _image_shape(shape) -> tuple[int, int]:
+    """shape, checked to be (height, width) of positive integers."""
+    if (not isinstance(shape, (tuple, list)) or len(shape) != 2
+            or not all(isinstance(s, (int, np.integer)) and s > 0 for s in shape)):
+        raise ValueError(f"shape must be (height, width) of positive integers; got {shape!r}")
+    return int(shape[0]), int(shape[1])
+
+
+def _images(X: np.ndarray, height: int, width: int, augment: str) -> np.ndarray:
+    """The rows of X as images of height x width pixels."""
+    if X.ndim != 2 or X.shape[1] != height * width:
+        raise ValueError(f"{augment}{(height, width)} needs rows of {height * width} pixels; "
+                         f"got X of shape {X.shape}")
+    return X.reshape(-1, height, width)
 
 
 IDX_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte",

@@ -1321,6 +1321,30 @@ class RandomShift(unittest.TestCase):
             mlp.random_shift()(np.zeros((2, 10)), np.random.default_rng(0))
 
 
+class RandomFlip(unittest.TestCase):
+
+    def test_each_image_is_kept_or_mirrored_left_to_right(self):
+        rng = np.random.default_rng(0)
+        X = rng.uniform(0, 1, (200, 6 * 5)).astype(np.float32)  # random pixels: no image is its own mirror
+        original = X.copy()
+        flipped = mlp.random_flip((6, 5))(X, rng)
+        np.testing.assert_array_equal(X, original)
+        self.assertEqual((flipped.shape, flipped.dtype), (X.shape, np.float32))
+        images, results = X.reshape(-1, 6, 5), flipped.reshape(-1, 6, 5)
+        kept = [np.array_equal(result, image) for image, result in zip(images, results)]
+        mirrored = [np.array_equal(result, image[:, ::-1]) for image, result in zip(images, results)]
+        self.assertEqual([k + m for k, m in zip(kept, mirrored)], [1] * 200)  # one or the other
+        self.assertTrue(60 < sum(mirrored) < 140)  # about half of 200 (sd 7)
+        flipped[:] = 0
+        np.testing.assert_array_equal(X, original)  # the result is a copy, not a view of X
+
+    def test_bad_arguments_are_named(self):
+        for shape in [(28,), (0, 28), (28.0, 28), 784]:
+            with self.subTest(shape=shape), self.assertRaisesRegex(ValueError, "shape must be"):
+                mlp.random_flip(shape=shape)
+        with self.assertRaisesRegex(ValueError, r"random_flip\(28, 28\) needs rows of 784 pixels; got X of shape \(2, 10\)"):
+            mlp.random_flip()(np.zeros((2, 10)), np.random.default_rng(0))
+
 
 # ============================================================================ command line
 
