@@ -59,6 +59,8 @@ import argparse
 import functools
 import gzip
 import hashlib
+import http.client
+import io
 import math
 import os
 import signal
@@ -77,7 +79,7 @@ import numpy.typing as npt
 
 __all__ = [
     "ACTIVATIONS", "LOSSES", "SCHEDULES", "Network", "Optimizer", "SGD", "Adam",
-    "random_shift", "load_mnist", "main",
+    "random_shift", "random_flip", "load_mnist", "CLASS_NAMES", "main",
 ]
 
 
@@ -1155,10 +1157,7 @@ def random_shift(shape: tuple[int, int] = (28, 28), max_shift: int = 1) -> Calla
 
     shape is (height, width) of the images stored in each row of X.
     """
-    if (not isinstance(shape, (tuple, list)) or len(shape) != 2
-            or not all(isinstance(s, (int, np.integer)) and s > 0 for s in shape)):
-        raise ValueError(f"shape must be (height, width) of positive integers; got {shape!r}")
-    height, width = int(shape[0]), int(shape[1])
+    height, width = _image_shape(shape)
     if isinstance(max_shift, bool) or not isinstance(max_shift, (int, np.integer)):
         raise TypeError(f"max_shift must be an integer; got {max_shift!r}")
     if not 0 <= max_shift < min(height, width):
@@ -1170,10 +1169,7 @@ def random_shift(shape: tuple[int, int] = (28, 28), max_shift: int = 1) -> Calla
         return slice(max(offset, 0), n + min(offset, 0)), slice(max(-offset, 0), n + min(-offset, 0))
 
     def shift(X: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        if X.ndim != 2 or X.shape[1] != height * width:
-            raise ValueError(f"random_shift{(height, width)} needs rows of {height * width} pixels; "
-                             f"got X of shape {X.shape}")
-        images = X.reshape(-1, height, width)
+        images = _images(X, height, width, "random_shift")
         moved = np.zeros_like(images)
         dy, dx = rng.integers(-max_shift, max_shift + 1, size=(2, len(X)))
         # One slice copy per distinct move, at most (2 max_shift + 1)^2, instead of one per image.
@@ -1187,8 +1183,48 @@ def random_shift(shape: tuple[int, int] = (28, 28), max_shift: int = 1) -> Calla
     return shift
 
 
+def random_flip(shape: tuple[int, int] = (28, 28)) -> Callable:
+    """An augment for fit: mirror each image of a batch left to right with probability 1/2,
+    independently. For pictures whose mirror image shows the same class, such as Fashion-MNIST's
+    clothes (not digits).
+
+    shape is (height, width) of the images stored in each row of X.
+    """
+    height, width = _image_shape(shape)
+
+    def flip(X: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        images = _images(X, height, width, "random_flip")
+        flipped = images.copy()
+        rows = rng.random(len(X)) < 0.5
+        flipped[rows] = images[rows, :, ::-1]
+        return flipped.reshape(X.shape)
+
+    return flip
+
+
+def _image_shape(shape) -> tuple[int, int]:
+    """shape, checked to be (height, width) of positive integers."""
+    if (not isinstance(shape, (tuple, list)) or len(shape) != 2
+            or not all(isinstance(s, (int, np.integer)) and s > 0 for s in shape)):
+        raise ValueError(f"shape must be (height, width) of positive integers; got {shape!r}")
+    return int(shape[0]), int(shape[1])
+
+
+def _images(X: np.ndarray, height: int, width: int, augment: str) -> np.ndarray:
+    """The rows of X as images of height x width pixels."""
+    if X.ndim != 2 or X.shape[1] != height * width:
+        raise ValueError(f"{augment}{(height, width)} needs rows of {height * width} pixels; "
+                         f"got X of shape {X.shape}")
+    return X.reshape(-1, height, width)
+
+
 IDX_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte",
              "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
+CLASS_NAMES = {
+    "mnist": tuple("0123456789"),
+    "fashion": ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt",
+                "Sneaker", "Bag", "Ankle boot"),
+}
 MIRRORS = {
     "mnist": ["https://ossci-datasets.s3.amazonaws.com/mnist/",
               "https://storage.googleapis.com/cvdf-datasets/mnist/",
@@ -1197,8 +1233,9 @@ MIRRORS = {
                 "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",
                 "https://raw.githubusercontent.com/zalandoresearch/fashion-mnist/master/data/fashion/"],
 }
-# Published SHA-256 of each .gz file, and of the decompressed IDX payload where known: the
-# payload's checksum also holds for a copy that was recompressed or stored uncompressed.
+# Published SHA-256 of each .gz file, and of the decompressed IDX payload: the payload's
+# checksum also holds for a copy that was recompressed (as Debian's packages are) or is stored
+# uncompressed.
 SHA256 = {
     "mnist": {
         "train-images-idx3-ubyte.gz": "440fcabf73cc546fa21475e81ea370265605f56be210a4024d2ca8f203523609",
@@ -1215,31 +1252,49 @@ SHA256 = {
         "train-labels-idx1-ubyte.gz": "a04f17134ac03560a47e3764e11b92fc97de4d1bfaf8ba1a3aa29af54cc90845",
         "t10k-images-idx3-ubyte.gz": "346e55b948d973a97e58d2351dde16a484bd415d4595297633bb08f03db6a073",
         "t10k-labels-idx1-ubyte.gz": "67da17c76eaffca5446c3361aaab5c3cd6d1c2608764d35dfb1850b086bf8dd5",
+        "train-images-idx3-ubyte": "c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888",
+        "train-labels-idx1-ubyte": "bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9",
+        "t10k-images-idx3-ubyte": "5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b",
+        "t10k-labels-idx1-ubyte": "0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34",
     },
 }
 IDX_MAGIC = {"images": 2051, "labels": 2049}  # 0x0803: 3-D unsigned bytes; 0x0801: 1-D
+# The most images or labels a file may announce: what the published files hold. The header is
+# read first, so no file, downloaded or found on disk, makes the loader decompress or
+# allocate more than that.
+IDX_ITEMS = {"train": 60_000, "t10k": 10_000}
+# Limits of one download; a mirror that breaks one is left for the next.
+DOWNLOAD_BYTES = 30_000_000  # the largest published .gz (Fashion's train-images) has 26.4 MB:
+                             # a longer body cannot match its checksum
+READ_TIMEOUT = 30.0          # seconds that one read from a mirror may wait
+DOWNLOAD_DEADLINE = 600.0    # seconds for one whole file: the largest takes 10 min at 45 kB/s
 
 
 def load_mnist(data_dir: str | os.PathLike | None = None, dataset: str = "mnist",
                download: bool = True):
     """MNIST digits (dataset="mnist") or Fashion-MNIST (dataset="fashion"), as
-    ((X_train, y_train), (X_test, y_test)): X float32 in [0, 1] of shape (n, 784), y int64.
+    ((X_train, y_train), (X_test, y_test)): X float32 in [0, 1] of shape (n, 784), y int64 in
+    0-9; class k is called CLASS_NAMES[dataset][k].
 
     The four IDX files are looked for in data_dir (default: $MLP_DATA, else
     ~/.cache/mlp/<dataset>), gzipped or not, spelled train-images-idx3-ubyte or
     train-images.idx3-ubyte; files found there are used without any network access. Missing
     ones are downloaded (unless download=False) from the mirrors in MIRRORS, each checked
-    against its published SHA-256 before it is renamed into place.
+    against its published SHA-256 before it is decompressed, and kept in data_dir.
     """
     if dataset not in MIRRORS:
         raise ValueError(f"unknown dataset {dataset!r}; choose from {_names(MIRRORS)}")
-    folder = os.fspath(data_dir or os.environ.get("MLP_DATA")
-                       or os.path.join(os.path.expanduser("~"), ".cache", "mlp", dataset))
+    folder = os.path.expanduser(os.fspath(data_dir or os.environ.get("MLP_DATA")
+                                          or os.path.join("~", ".cache", "mlp", dataset)))
+    if os.path.exists(folder) and not os.path.isdir(folder):
+        raise NotADirectoryError(f"data_dir {folder} is a file; expected a folder for the IDX files")
     found = {name: _find_idx(folder, name) for name in IDX_FILES}
     missing = [name + ".gz" for name, path in found.items() if path is None]
     if missing and not download:
         raise FileNotFoundError(f"{', '.join(missing)} not found in {folder} and download is off; "
                                 f"put the files there or pass another data_dir")
+    if missing:
+        os.makedirs(folder, exist_ok=True)  # a folder that cannot be made fails before any download
     checksums = SHA256[dataset]
     arrays = []
     for name, path in found.items():
@@ -1280,67 +1335,93 @@ def _find_idx(folder: str, name: str) -> str | None:
 def _read_idx(path: str, name: str, checksums: dict[str, str]) -> tuple[np.ndarray, bool]:
     """The array in IDX file `name` at path, and whether the file is the published one."""
     with open(path, "rb") as f:
-        data = f.read()
-    try:
-        payload, trusted = _unpack(data, name, checksums)
-        return _parse_idx(payload, name), trusted
-    except ValueError as e:
-        raise ValueError(f"{path}: {e}") from None
-
-
-def _unpack(data: bytes, name: str, checksums: dict[str, str]) -> tuple[bytes, bool]:
-    """The IDX payload in a file's bytes (gunzipped if they are gzip), and whether the bytes
-    match the published .gz checksum or the payload the published payload checksum."""
-    trusted = hashlib.sha256(data).hexdigest() == checksums.get(name + ".gz")
-    if data[:2] == b"\x1f\x8b":  # the gzip signature, whatever the file name says
         try:
-            data = gzip.decompress(data)
-        except (OSError, EOFError, zlib.error) as e:
-            raise ValueError(f"not a valid gzip file ({e})") from None
-    return data, trusted or hashlib.sha256(data).hexdigest() == checksums.get(name)
+            return _unpack(f, name, checksums)
+        except ValueError as e:
+            raise ValueError(f"{path}: {e}") from None
 
 
-def _parse_idx(data: bytes, name: str) -> np.ndarray:
-    """The array in the IDX payload of file `name`: a big-endian magic number, the dimensions,
-    then the bytes."""
+class _Hashed:
+    """A binary file that computes the SHA-256 of what is read from it."""
+
+    def __init__(self, f) -> None:
+        self.f, self.sha256 = f, hashlib.sha256()
+
+    def read(self, n: int = -1) -> bytes:
+        data = self.f.read(n)
+        self.sha256.update(data)
+        return data
+
+
+def _unpack(f, name: str, checksums: dict[str, str]) -> tuple[np.ndarray, bool]:
+    """The array in IDX file `name`, read from the binary file f and gunzipped if it is gzip, and
+    whether the file matches the published .gz checksum or its payload the published payload
+    checksum."""
+    gzipped = f.read(2) == b"\x1f\x8b"  # the gzip signature, whatever the file name says
+    f.seek(0)
+    file = _Hashed(f)
+    payload = _Hashed(gzip.GzipFile(fileobj=file) if gzipped else file)
+    try:
+        array = _parse_idx(payload, name)
+    except (gzip.BadGzipFile, EOFError, zlib.error) as e:
+        raise ValueError(f"not a valid gzip file ({e})") from None
+    # _parse_idx read to the end, so both checksums cover the whole file.
+    return array, (file.sha256.hexdigest() == checksums.get(name + ".gz")
+                   or payload.sha256.hexdigest() == checksums.get(name))
+
+
+def _parse_idx(f, name: str) -> np.ndarray:
+    """The array in the IDX payload of file `name`, read from f: a big-endian magic number, the
+    dimensions, then the bytes. Never reads more than the header announces, plus one byte."""
     kind = "images" if "images" in name else "labels"
-    if len(data) < 8:
-        raise ValueError(f"too short ({len(data)} bytes) to be an IDX file")
-    magic = int.from_bytes(data[:4], "big")
+    head = f.read(4)
+    if len(head) < 4:
+        raise ValueError(f"too short ({len(head)} bytes) to be an IDX file")
+    magic = int.from_bytes(head, "big")
     if magic != IDX_MAGIC[kind]:
         raise ValueError(f"magic number {magic}, but IDX {kind} have {IDX_MAGIC[kind]}")
-    ndim = data[3]
-    header = 4 + 4 * ndim
-    if len(data) < header:
-        raise ValueError(f"too short ({len(data)} bytes) for the header of an IDX file")
-    dims = struct.unpack(f">{ndim}I", data[4:header])
+    ndim = head[3]
+    header = f.read(4 * ndim)
+    if len(header) < 4 * ndim:
+        raise ValueError(f"too short ({4 + len(header)} bytes) for the header of an IDX file")
+    dims = struct.unpack(f">{ndim}I", header)
     if kind == "images" and dims[1:] != (28, 28):
         raise ValueError(f"images of {'x'.join(map(str, dims[1:]))} pixels; expected 28x28")
-    if len(data) - header != math.prod(dims):
-        raise ValueError(f"{len(data) - header} bytes of data, but its header announces "
-                         f"{math.prod(dims)} ({' x '.join(map(str, dims))})")
-    return np.frombuffer(data, np.uint8, offset=header).reshape(dims)
+    most = IDX_ITEMS[name.split("-")[0]]
+    if dims[0] > most:
+        raise ValueError(f"its header announces {dims[0]:,} {kind}; the published file has {most:,}")
+    size = math.prod(dims)
+    data = f.read(size)
+    if len(data) < size or f.read(1):
+        got = f"{len(data)}" if len(data) < size else "more"
+        raise ValueError(f"{got} bytes of data, but its header announces {size} "
+                         f"({' x '.join(map(str, dims))})")
+    array = np.frombuffer(data, np.uint8).reshape(dims)
+    if kind == "labels":
+        wrong = np.flatnonzero(array > 9)  # both datasets have ten classes
+        if len(wrong):
+            raise ValueError(f"labels must be 0-9; found {array[wrong[0]]} at index {wrong[0]} "
+                             f"({len(wrong)} in all)")
+    return array
 
 
-def _download(name: str, folder: str, mirrors: list[str], checksums: dict[str, str],
-              timeout: float = 30.0) -> np.ndarray:
+def _download(name: str, folder: str, mirrors: list[str], checksums: dict[str, str]) -> np.ndarray:
     """Fetch name + ".gz" from the first mirror that serves the published file, keep it in
-    folder, and return its array. Any failure, a wrong checksum included, moves on to the
-    next mirror; only a verified file is ever written."""
+    folder, and return its array. Any failure moves on to the next mirror; nothing is
+    decompressed before its checksum is verified, and only a verified file is ever written."""
     filename = name + ".gz"
     failures = []
     for mirror in mirrors:
         url = mirror + filename
         try:
-            data = _fetch(url, timeout)
-            payload, trusted = _unpack(data, name, checksums)
-            if not trusted:
+            data, checksum = _fetch(url)
+            if checksum != checksums.get(filename):
                 raise ValueError("not the published file (checksum differs)")
-            array = _parse_idx(payload, name)
-        except (OSError, ValueError) as e:  # HTTP and network errors are OSErrors
-            failures.append(f"{url}: {e}")
+            array, _ = _unpack(io.BytesIO(data), name, checksums)
+        # Network, HTTP and time-out errors are OSErrors; a garbled or cut reply, HTTPException.
+        except (OSError, ValueError, http.client.HTTPException) as e:
+            failures.append(f"{url}: {str(e) or type(e).__name__}")
             continue
-        os.makedirs(folder, exist_ok=True)
         _write_whole(os.path.join(folder, filename), lambda f: f.write(data))
         return array
     raise OSError(f"could not download {filename}: " + "; ".join(failures) +
@@ -1348,19 +1429,36 @@ def _download(name: str, folder: str, mirrors: list[str], checksums: dict[str, s
                   f"by hand, or point data_dir (--data-dir) to a folder that has them")
 
 
-def _fetch(url: str, timeout: float) -> bytes:
-    """The body at url (10 MB at most here), with a percentage on stderr if it is a terminal."""
+def _fetch(url: str) -> tuple[bytes, str]:
+    """The body at url and its SHA-256, within the limits above, with a percentage on stderr if
+    it is a terminal."""
+    deadline = time.monotonic() + DOWNLOAD_DEADLINE
     request = urllib.request.Request(url, headers={"User-Agent": "mlp.py (numpy MLP)"})
-    with urllib.request.urlopen(request, timeout=timeout) as response:
+    with urllib.request.urlopen(request, timeout=READ_TIMEOUT) as response:
         total = int(response.headers.get("Content-Length") or 0)
-        data = bytearray()
-        while chunk := response.read(1 << 16):
-            data += chunk
-            if total and sys.stderr.isatty():
-                print(f"\rdownloading {url}: {100 * len(data) // total}%", end="", file=sys.stderr)
-    if total and sys.stderr.isatty():
-        print(file=sys.stderr)
-    return bytes(data)
+        if total > DOWNLOAD_BYTES:
+            raise ValueError(f"announces {total:,} bytes; no published file has more than {DOWNLOAD_BYTES:,}")
+        data, sha256 = bytearray(), hashlib.sha256()
+        progress = total and sys.stderr.isatty()
+        try:
+            # read1 returns what one read of the socket brings, so that a server trickling
+            # bytes meets the deadline; a file thus takes at most one READ_TIMEOUT longer.
+            while chunk := response.read1(1 << 16):
+                data += chunk
+                sha256.update(chunk)
+                if len(data) > DOWNLOAD_BYTES:
+                    raise ValueError(f"sent more than {DOWNLOAD_BYTES:,} bytes, more than any published file")
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"not done after {DOWNLOAD_DEADLINE:g} s "
+                                       f"({len(data):,} bytes received)")
+                if progress:
+                    print(f"\rdownloading {url}: {100 * len(data) // total}%", end="", file=sys.stderr)
+        finally:
+            if progress:
+                print(file=sys.stderr)
+    if len(data) < total:
+        raise ConnectionError(f"the connection closed after {len(data):,} of {total:,} bytes")
+    return bytes(data), sha256.hexdigest()
 
 
 # ============================================================================ command line

@@ -20,6 +20,8 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
+import tracemalloc
 import unittest
 import warnings
 import zipfile
@@ -32,6 +34,7 @@ import mlp
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REAL_MNIST = os.path.join(HERE, "..", "shared", "data", "mnist")
+REAL_FASHION = os.path.join(HERE, "..", "shared", "data", "fashion")
 
 HIDDEN = ["identity", "sigmoid", "tanh", "relu", "leaky_relu", "elu"]
 # Every output/loss pair the SPEC allows: mse with every output, the log losses with the
@@ -1203,8 +1206,24 @@ def sha256(data):
     return hashlib.sha256(data).hexdigest()
 
 
+def gzip_bomb(announced, zeros):
+    """A small gzip file that inflates to an IDX images header announcing `announced` images,
+    then `zeros` zero bytes."""
+    return gzip.compress(struct.pack(">4I", 2051, announced, 28, 28) + bytes(zeros), 1)
+
+
+def trickle(data, pause):
+    """A body sent one byte at a time, pause seconds apart."""
+    for i in range(len(data)):
+        time.sleep(pause)
+        yield data[i:i + 1]
+
+
 class Server:
-    """An HTTP server on 127.0.0.1 serving {path: (status, body)}; it records every request."""
+    """An HTTP server on 127.0.0.1 serving {path: (status, body)} or {path: (status, body,
+    headers)}; it records every request. body is bytes, or an iterable of byte strings sent one
+    after the other (to trickle or stall); headers replace the default, the Content-Length of a
+    bytes body, to lie about the length or leave it out."""
 
     def __init__(self, routes):
         self.routes, self.requests, self.agents = routes, [], []
@@ -1214,18 +1233,24 @@ class Server:
             def do_GET(self):
                 outer.requests.append(self.path)
                 outer.agents.append(self.headers.get("User-Agent", ""))
-                status, body = outer.routes.get(self.path, (404, b"<html>404 Not Found</html>"))
+                status, body, *headers = outer.routes.get(self.path, (404, b"<html>404 Not Found</html>"))
                 self.send_response(status)
-                self.send_header("Content-Length", str(len(body)))
+                for key, value in (headers[0] if headers else {"Content-Length": len(body)}).items():
+                    self.send_header(key, str(value))
                 self.end_headers()
-                self.wfile.write(body)
+                try:
+                    for chunk in [body] if isinstance(body, bytes) else body:
+                        self.wfile.write(chunk)
+                except OSError:  # the client hung up
+                    pass
 
             def log_message(self, *args):
                 pass
 
         self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        # A short poll interval: close() waits for one.
+        self.thread = threading.Thread(target=self.httpd.serve_forever, args=(0.05,), daemon=True)
         self.thread.start()
 
     def close(self):
@@ -1261,6 +1286,17 @@ class MnistLoader(unittest.TestCase):
 
     def mirrors(self, *urls):
         return mock.patch.dict(mlp.MIRRORS, {"mnist": list(urls)})
+
+    def limits(self, **values):
+        """The download limits (DOWNLOAD_BYTES, READ_TIMEOUT, DOWNLOAD_DEADLINE) set to values."""
+        return mock.patch.multiple(mlp, **values)
+
+    def place(self, folder, **files):
+        """Write {filename: bytes} in folder (made if need be)."""
+        os.makedirs(folder, exist_ok=True)
+        for filename, data in files.items():
+            with open(os.path.join(folder, filename), "wb") as f:
+                f.write(data)
 
     def assert_loaded(self, data):
         (X, y), (X_test, y_test) = data
@@ -1309,7 +1345,7 @@ class MnistLoader(unittest.TestCase):
         for mirror in (missing.url + "/m/", corrupt.url + "/m/", closed):
             self.assertIn(mirror + "train-images-idx3-ubyte.gz: ", message)
         self.assertIn("HTTP Error 404", message)
-        self.assertIn("not a valid gzip file", message)
+        self.assertIn("checksum differs", message)
         self.assertIn("by hand", message)
         self.assertNotIn("\n", message)
         self.assert_nothing_kept()
@@ -1320,7 +1356,7 @@ class MnistLoader(unittest.TestCase):
 
         def urlopen(request, timeout):
             response = real_urlopen(request, timeout=timeout)
-            response.read = mock.Mock(side_effect=[b"\x1f\x8b partial", KeyboardInterrupt])
+            response.read1 = mock.Mock(side_effect=[b"\x1f\x8b partial", KeyboardInterrupt])
             return response
 
         with self.mirrors(server.url + "/m/"), mock.patch.object(mlp.urllib.request, "urlopen", urlopen):
@@ -1377,6 +1413,10 @@ class MnistLoader(unittest.TestCase):
             ({"train-images-idx3-ubyte": b"abc"}, r"train-images-idx3-ubyte: too short"),
             ({"t10k-images-idx3-ubyte": b"<html><body>404 Not Found</body></html>"},
              r"t10k-images-idx3-ubyte: magic number \d+, but IDX images have 2051"),
+            ({"train-labels-idx1-ubyte": idx_bytes(np.where(np.arange(30) == 17, 200, labels), 2049)},
+             r"train-labels-idx1-ubyte: labels must be 0-9; found 200 at index 17 \(1 in all\)"),
+            ({"t10k-labels-idx1-ubyte": struct.pack(">II", 2049, 10_001) + bytes(10_001)},
+             r"t10k-labels-idx1-ubyte: its header announces 10,001 labels; the published file has 10,000"),
         ]
         for replacements, pattern in cases:
             with self.subTest(pattern=pattern):
@@ -1421,6 +1461,153 @@ class MnistLoader(unittest.TestCase):
         self.assertEqual((X.shape, y.shape, X_test.shape, y_test.shape), ((60000, 784), (60000,), (10000, 784), (10000,)))
         self.assertEqual((X.min(), X.max(), y.min(), y.max()), (0.0, 1.0, 0, 9))
 
+    @unittest.skipUnless(os.path.isdir(REAL_FASHION), "the real Fashion-MNIST files are not beside the project")
+    def test_the_real_fashion_files_are_trusted(self):
+        # Debian's recompressed copies: trusted by the checksums of their payloads.
+        self.checksums.stop()
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("error")
+                (X, y), (X_test, y_test) = mlp.load_mnist(REAL_FASHION, "fashion", download=False)
+        finally:
+            self.checksums.start()
+        self.assertEqual((X.shape, y.shape, X_test.shape, y_test.shape), ((60000, 784), (60000,), (10000, 784), (10000,)))
+        self.assertEqual((X.min(), X.max(), y.min(), y.max()), (0.0, 1.0, 0, 9))
+        largest = max(os.path.getsize(os.path.join(REAL_FASHION, name)) for name in os.listdir(REAL_FASHION))
+        self.assertLess(largest, mlp.DOWNLOAD_BYTES)
+
+    def test_each_dataset_has_its_ten_class_names(self):
+        self.assertEqual(sorted(mlp.CLASS_NAMES), sorted(mlp.MIRRORS))
+        self.assertEqual(mlp.CLASS_NAMES["mnist"], ("0", "1", "2", "3", "4", "5", "6", "7", "8", "9"))
+        self.assertEqual(mlp.CLASS_NAMES["fashion"], ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+                                                      "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"))
+        self.assertIn("CLASS_NAMES", mlp.__all__)
+
+    def test_a_data_dir_that_is_a_file_is_named_before_any_download(self):
+        path = os.path.join(self.folder.name, "data")
+        self.place(self.folder.name, data=b"")
+        server = self.serve()
+        for download in (True, False):
+            with self.subTest(download=download), self.mirrors(server.url + "/m/"), \
+                    self.assertRaisesRegex(NotADirectoryError, f"^data_dir {re.escape(path)} is a file; expected a folder"):
+                mlp.load_mnist(path, download=download)
+        self.assertEqual(server.requests, [])
+
+    def test_a_tilde_in_data_dir_or_MLP_DATA_is_the_home_folder(self):
+        home = os.path.join(self.folder.name, "home")
+        server = self.serve()
+        cwd = os.getcwd()
+        os.chdir(self.folder.name)  # where a folder named ~ would appear
+        try:
+            with self.mirrors(server.url + "/m/"), mock.patch.dict(os.environ, {"HOME": home}):
+                self.assert_loaded(mlp.load_mnist("~/data"))
+                with mock.patch.dict(os.environ, {"MLP_DATA": "~/env"}):
+                    self.assert_loaded(mlp.load_mnist())
+        finally:
+            os.chdir(cwd)
+        self.assertEqual(sorted(os.listdir(os.path.join(home, "data"))), sorted(self.gz))
+        self.assertEqual(sorted(os.listdir(os.path.join(home, "env"))), sorted(self.gz))
+        self.assertFalse(os.path.exists(os.path.join(self.folder.name, "~")))
+
+    def test_progress_is_shown_on_stderr_only_when_it_is_a_terminal(self):
+        class Terminal(io.StringIO):
+            def isatty(self):
+                return True
+
+        server = self.serve()
+        terminal, file = Terminal(), io.StringIO()
+        for stderr in (terminal, file):
+            with self.mirrors(server.url + "/m/"), contextlib.redirect_stderr(stderr):
+                self.assert_loaded(mlp.load_mnist(os.path.join(self.cache, type(stderr).__name__)))
+        self.assertIn(f"\rdownloading {server.url}/m/train-images-idx3-ubyte.gz: 100%\n", terminal.getvalue())
+        self.assertEqual(file.getvalue(), "")
+
+    def test_a_downloaded_file_is_verified_before_it_is_decompressed(self):
+        bomb = gzip_bomb(30, 30_000_000)  # 0.1 MB that inflate to 30 MB
+        server = self.serve(train_images_idx3_ubyte=(200, bomb))
+        with self.mirrors(server.url + "/m/"), \
+                mock.patch.object(gzip, "GzipFile", side_effect=AssertionError("decompressed")), \
+                self.assertRaisesRegex(OSError, "checksum differs"):
+            mlp.load_mnist(self.cache)
+        self.assert_nothing_kept()
+
+    def test_a_body_above_the_cap_is_refused_announced_or_not(self):
+        cap = 100_000  # the fake files are 25 kB at most
+        body = np.random.default_rng(0).bytes(4 * cap)
+        announced = self.serve(train_images_idx3_ubyte=(200, body[:10], {"Content-Length": 10 ** 12}))
+        unannounced = self.serve(train_images_idx3_ubyte=(200, body, {}))  # no Content-Length
+        with self.mirrors(announced.url + "/m/", unannounced.url + "/m/"), self.limits(DOWNLOAD_BYTES=cap), \
+                self.assertRaises(OSError) as caught:
+            mlp.load_mnist(self.cache)
+        message = str(caught.exception)
+        self.assertIn(f"{announced.url}/m/train-images-idx3-ubyte.gz: announces 1,000,000,000,000 bytes; "
+                      f"no published file has more than 100,000", message)
+        self.assertIn(f"{unannounced.url}/m/train-images-idx3-ubyte.gz: sent more than 100,000 bytes", message)
+        self.assert_nothing_kept()
+
+    def test_a_trickling_mirror_is_left_at_the_deadline_for_the_next(self):
+        gz = self.gz["train-images-idx3-ubyte.gz"]
+        # A byte every 0.05 s, each read well within the read timeout: 100 bytes take 5 s.
+        slow = self.serve(train_images_idx3_ubyte=(200, trickle(gz[:100], 0.05), {"Content-Length": len(gz)}))
+        good = self.serve()
+        start = time.monotonic()
+        with self.mirrors(slow.url + "/m/", good.url + "/m/"), self.limits(DOWNLOAD_DEADLINE=1.0):
+            self.assert_loaded(mlp.load_mnist(self.cache))
+        self.assertLess(time.monotonic() - start, 3.5)
+        self.assertEqual(good.requests, ["/m/train-images-idx3-ubyte.gz"])
+        self.assertEqual(sorted(os.listdir(self.cache)), sorted(self.gz))
+
+    def test_every_kind_of_failure_moves_on_to_the_next_mirror(self):
+        gz = self.gz["train-images-idx3-ubyte.gz"]
+
+        def stall(seconds):
+            time.sleep(seconds)
+            yield b""
+
+        mirrors = {
+            "the connection closed after 100 of": (200, gz[:100], {"Content-Length": len(gz)}),
+            "IncompleteRead": (200, b"ffff\r\n" + gz[:100], {"Transfer-Encoding": "chunked"}),
+            "timed out": (200, stall(3), {"Content-Length": len(gz)}),
+            "HTTP Error 500": (500, b"<html>oops</html>"),
+            "not done after 0.5 s": (200, trickle(gz[:100], 0.05), {"Content-Length": len(gz)}),
+        }
+        servers = [self.serve(train_images_idx3_ubyte=route) for route in mirrors.values()]
+        with self.mirrors(*(server.url + "/m/" for server in servers)), \
+                self.limits(READ_TIMEOUT=1.0, DOWNLOAD_DEADLINE=0.5), self.assertRaises(OSError) as caught:
+            mlp.load_mnist(self.cache)
+        message = str(caught.exception)
+        for server, reason in zip(servers, mirrors):
+            self.assertIn(f"{server.url}/m/train-images-idx3-ubyte.gz: ", message)
+            self.assertIn(reason, message)
+        self.assertNotIn("\n", message)
+        self.assert_nothing_kept()
+
+    def test_a_bomb_on_disk_is_not_decompressed_past_its_header(self):
+        header = struct.pack(">4I", 2051, 30, 28, 28)
+        cases = {
+            "inflates past its header": ("train-images-idx3-ubyte.gz", gzip_bomb(30, 30_000_000),
+                                         "more bytes of data, but its header announces 23520 (30 x 28 x 28)"),
+            "announces 10^12 bytes": ("train-images-idx3-ubyte.gz", gzip_bomb(1_275_510_204, 0),
+                                      "its header announces 1,275,510,204 images; the published file has 60,000"),
+            "raw, longer than its header": ("train-images-idx3-ubyte", header + bytes(30_000_000),
+                                            "more bytes of data, but its header announces 23520"),
+        }
+        others = {name: data for name, data in self.gz.items() if not name.startswith("train-images")}
+        for case, (filename, data, reason) in cases.items():
+            with self.subTest(case):
+                folder = os.path.join(self.folder.name, case)
+                self.place(folder, **others, **{filename: data})
+                tracemalloc.start()
+                try:
+                    with warnings.catch_warnings(), \
+                            self.assertRaisesRegex(ValueError, re.escape(f"{filename}: {reason}")):
+                        warnings.simplefilter("ignore")
+                        mlp.load_mnist(folder, download=False)
+                    peak = tracemalloc.get_traced_memory()[1]
+                finally:
+                    tracemalloc.stop()
+                self.assertLess(peak, 5_000_000)
+
 
 class RandomShift(unittest.TestCase):
 
@@ -1455,6 +1642,31 @@ class RandomShift(unittest.TestCase):
             mlp.random_shift(shape=(28,))
         with self.assertRaisesRegex(ValueError, r"needs rows of 784 pixels"):
             mlp.random_shift()(np.zeros((2, 10)), np.random.default_rng(0))
+
+
+class RandomFlip(unittest.TestCase):
+
+    def test_each_image_is_kept_or_mirrored_left_to_right(self):
+        rng = np.random.default_rng(0)
+        X = rng.uniform(0, 1, (200, 6 * 5)).astype(np.float32)  # random pixels: no image is its own mirror
+        original = X.copy()
+        flipped = mlp.random_flip((6, 5))(X, rng)
+        np.testing.assert_array_equal(X, original)
+        self.assertEqual((flipped.shape, flipped.dtype), (X.shape, np.float32))
+        images, results = X.reshape(-1, 6, 5), flipped.reshape(-1, 6, 5)
+        kept = [np.array_equal(result, image) for image, result in zip(images, results)]
+        mirrored = [np.array_equal(result, image[:, ::-1]) for image, result in zip(images, results)]
+        self.assertEqual([k + m for k, m in zip(kept, mirrored)], [1] * 200)  # one or the other
+        self.assertTrue(60 < sum(mirrored) < 140)  # about half of 200 (sd 7)
+        flipped[:] = 0
+        np.testing.assert_array_equal(X, original)  # the result is a copy, not a view of X
+
+    def test_bad_arguments_are_named(self):
+        for shape in [(28,), (0, 28), (28.0, 28), 784]:
+            with self.subTest(shape=shape), self.assertRaisesRegex(ValueError, "shape must be"):
+                mlp.random_flip(shape=shape)
+        with self.assertRaisesRegex(ValueError, r"random_flip\(28, 28\) needs rows of 784 pixels; got X of shape \(2, 10\)"):
+            mlp.random_flip()(np.zeros((2, 10)), np.random.default_rng(0))
 
 
 # ============================================================================ command line
