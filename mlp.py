@@ -927,7 +927,8 @@ def _all_finite(a: np.ndarray) -> bool:
 def _finite(a: np.ndarray, dtype: np.dtype, name: str) -> np.ndarray:
     """a in dtype (a itself if it has it), after checking that it holds no NaN or inf, before or
     after the cast: 1e39 is a finite float64 but inf in float32."""
-    cast = a.astype(dtype, copy=False)
+    with np.errstate(over="ignore"):  # reported below, more clearly
+        cast = a.astype(dtype, copy=False)
     if not _all_finite(cast):
         if a.dtype.kind == "f" and _all_finite(a):
             raise ValueError(f"{name} holds values too large for {dtype.name} (up to "
@@ -1603,10 +1604,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         augments = ([random_shift(max_shift=recipe["shift"])] if recipe["shift"] else []) + \
                    ([random_flip()] if recipe["flip"] else [])
         print(f"{args.dataset}: {len(X):,} training and {len(X_test):,} test images; network "
-              f"{'-'.join(map(str, net.sizes))}; {args.optimizer}, lr {lr:g}, schedule "
-              f"{args.schedule}, batch {recipe['batch_size']}, dropout {recipe['dropout']}, "
-              f"l2 {recipe['l2']:g}, shifts up to {recipe['shift']} px, "
-              f"{'mirrored half the time' if recipe['flip'] else 'no flips'}")
+              f"{'-'.join(map(str, net.sizes))}\n{args.optimizer}, lr {lr:g}, schedule {args.schedule}, "
+              f"batch {recipe['batch_size']}, dropout {recipe['dropout']}, l2 {recipe['l2']:g}, shifts "
+              f"up to {recipe['shift']} px, {'mirrors' if recipe['flip'] else 'no mirrors'}")
         history = net.fit(X, y, epochs=recipe["epochs"], batch_size=recipe["batch_size"],
                           optimizer=args.optimizer, lr=lr, l2=recipe["l2"], dropout=recipe["dropout"],
                           schedule=None if args.schedule == "none" else args.schedule,

@@ -1730,6 +1730,65 @@ class CommandLine(unittest.TestCase):
         np.testing.assert_array_equal(pixels, mlp._weights_picture(net.weights[0]))
         self.assertEqual(pixels.shape, (4 * 29 + 1, 4 * 29 + 1))
 
+    def test_outputs_are_checked_before_training_and_a_replaced_file_is_announced(self):
+        model = os.path.join(self.folder.name, "model.npz")
+        for flag, path, message in (("--save", "/nonexistent/x.npz", "there is no folder /nonexistent"),
+                                    ("--weights-png", self.folder.name, "is not a regular file"),
+                                    ("--save", os.path.join(self.folder.name, "no", "x.npz"), "there is no folder")):
+            with self.subTest(flag=flag, path=path):
+                status, out, err = self.run_main("--data-dir", self.data, "--no-download", "--epochs", "1",
+                                                 "--hidden", "4", flag, path)
+                self.assertEqual(status, 1)
+                self.assertIn(message, err)
+                self.assertNotIn("epoch", out)  # no training was lost to it
+        mlp.Network([784, 3, 10], seed=0).save(model)
+        status, out, err = self.run_main("--data-dir", self.data, "--no-download", "--epochs", "1",
+                                         "--hidden", "4", "--save", model)
+        self.assertEqual(status, 0, err)
+        self.assertIn(f"saved the network to {model} (it replaced the file that was there)", out)
+        self.assertEqual(mlp.Network.load(model).sizes, [784, 4, 10])
+
+    def test_ctrl_c_reports_the_network_so_far_writes_nothing_and_exits_130(self):
+        model = os.path.join(self.folder.name, "model.npz")
+        mlp.Network([784, 3, 10], seed=0).save(model)
+        with open(model, "rb") as f:
+            before = f.read()
+        process = subprocess.Popen(
+            [sys.executable, os.path.join(HERE, "mlp.py"), "--data-dir", self.data, "--no-download",
+             "--epochs", "100000", "--hidden", "8", "--save", model], stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE, text=True)
+        lines = []
+        while len([line for line in lines if line.startswith("epoch ")]) < 2:
+            lines.append(process.stdout.readline())
+        process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=60)
+        lines += out.splitlines()
+        self.assertEqual(process.returncode, 130, err)
+        self.assertRegex(lines[-1], r"^test accuracy: \d{1,3}\.\d\d%$")
+        self.assertIn("confusion matrix", out)
+        self.assertRegex(err, r"interrupted in epoch \d+: the results are those of the network so far, "
+                              r"and no file was written")
+        self.assertNotIn("Traceback", err)
+        with open(model, "rb") as f:
+            self.assertEqual(f.read(), before)
+
+    def test_fashion_classes_are_named_in_the_confusion_matrix(self):
+        status, out, err = self.run_main("--dataset", "fashion", "--data-dir", self.data, "--no-download",
+                                         "--epochs", "1", "--hidden", "4")
+        self.assertEqual(status, 0, err)
+        rows = [line for line in out.splitlines() if re.match(r"^\s+\d [A-Z]", line)]
+        self.assertEqual([row.split()[1] for row in rows],
+                         ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt",
+                          "Sneaker", "Bag", "Ankle"])
+        self.assertTrue(all(len(line) <= 100 for line in out.splitlines()), out)
+        self.assertEqual(sum(sum(map(int, row.split()[-10:])) for row in rows), 50)
+
+    def test_help_gives_each_datasets_recipe(self):
+        help_text = mlp._parser().format_help()
+        for key, flag in (("epochs", "--epochs"), ("dropout", "--dropout")):
+            for dataset, recipe in mlp.RECIPES.items():
+                self.assertIn(f"{recipe[key]} for {dataset}", " ".join(help_text.split()))
+
     def test_a_weights_picture_shows_each_unit_scaled_to_its_own_range(self):
         W = np.zeros((784, 2), np.float32)
         W[0, 0], W[1, 0], W[783, 1] = 1.0, -1.0, 0.5
@@ -1746,7 +1805,8 @@ class CommandLine(unittest.TestCase):
                  (["--dataset", "cifar"], 2, "invalid choice"),
                  (["--data-dir", empty, "--no-download"], 1, "not found in"),
                  (["--data-dir", self.data, "--no-download", "--epochs", "0"], 1, "epochs must be a positive integer"),
-                 (["--data-dir", self.data, "--no-download", "--dropout", "1.5"], 1, "dropout must be in")]
+                 (["--data-dir", self.data, "--no-download", "--dropout", "1.5"], 1, "dropout must be in"),
+                 (["--data-dir", self.data, "--no-download", "--seed", "-1"], 1, "seed must be 0 or more; got -1")]
         for argv, code, message in cases:
             with self.subTest(argv=argv):
                 process = subprocess.run([sys.executable, os.path.join(HERE, "mlp.py"), *argv],
