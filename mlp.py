@@ -259,8 +259,11 @@ class Optimizer:
 
     params and grads are a network's flat arrays, every weight and bias one after another. The
     optimizer's state (velocities, moments) is shaped like them and belongs to the one network
-    it steps, so an instance reused across calls of fit continues where it stopped.
+    it steps, so an instance reused across calls of fit continues where it stopped. A subclass
+    names its state arrays in ``state_names`` and writes the update in ``_update``.
     """
+    state_names: tuple[str, ...] = ()
+    chunk = 1 << 16  # parameters updated at a time, see step
 
     def __init__(self, lr: float) -> None:
         self.lr = _positive(lr, "lr")
@@ -268,18 +271,41 @@ class Optimizer:
         self._params = None
         self._state: list[np.ndarray] = []
 
-    def _buffers(self, params: np.ndarray, count: int) -> list[np.ndarray]:
-        """count arrays shaped like params, zero before the first step and kept between steps."""
-        if self._params is None:
-            self._params = params
-            self._state = [np.zeros_like(params) for _ in range(count)]
+    def step(self, params: np.ndarray, grads: np.ndarray, lr: float | None = None) -> None:
+        """Update params in place from grads, eq. (8) or (9). Each parameter's update depends on
+        that parameter alone, so it runs on a slice of ``chunk`` of them at a time, which stays
+        in the CPU's cache through the update's passes over it (measured in the demo's training
+        loop, 670k parameters: an Adam step of 3.2 ms in one piece, 2.7 ms in slices)."""
+        if self._params is None:  # the first step: state arrays of zeros, and scratch space
+            self._params, self._work = params, np.empty(min(self.chunk, len(params)), params.dtype)
+            self._state = [np.zeros_like(params) for _ in self.state_names]
         elif self._params is not params:
             raise ValueError(f"this {type(self).__name__} holds the state of another network's "
                              f"parameters; make one optimizer per network")
-        return self._state
+        self.t += 1
+        lr = self.lr if lr is None else lr
+        for start in range(0, len(params), self.chunk):
+            piece = slice(start, start + self.chunk)
+            work = self._work[:len(params[piece])]
+            self._update(params[piece], grads[piece], *(s[piece] for s in self._state), work, lr)
+        if self.t % 100 == 0:
+            self._flush_subnormals()
 
-    def step(self, params: np.ndarray, grads: np.ndarray, lr: float | None = None) -> None:
+    def _update(self, theta: np.ndarray, g: np.ndarray, *state_work_eta) -> None:
+        """Update theta, a slice of the parameters, in place from g, its gradient, given the same
+        slice of each state array (named in state_names), scratch space work, and the rate eta."""
         raise NotImplementedError
+
+    def _flush_subnormals(self) -> None:
+        """Set to 0 the entries of the state that are subnormal: nonzero, but below the smallest
+        normal float (1.2e-38 in float32). The moment of a weight whose gradient stays 0, such as
+        one fed by a pixel that is almost always blank, decays into them and sticks there, since
+        0.9 times the smallest of them rounds back to it; and x86 CPUs are slow at arithmetic on
+        them (here, 4% of Adam's m subnormal made a step 10% slower). What the zeroed entries
+        would still have moved a weight, summed over all later steps, is below 1.2e-38 lr / eps
+        with Adam and 1.2e-38 / (1 - momentum) with SGD."""
+        for array in self._state:
+            array[np.abs(array) < np.finfo(array.dtype).tiny] = 0
 
     def _checkpoint(self) -> None:
         """Remember the state as it is now, for _rollback."""
@@ -290,42 +316,28 @@ class Optimizer:
         self.t, self._params, state = self._saved
         self._state = [s.copy() for s in state]
 
-    def _flush_subnormals(self, *moments: np.ndarray) -> None:
-        """Every 100th step, set to 0 the entries of each moment that are subnormal: nonzero, but
-        below the smallest normal float (1.2e-38 in float32). The moment of a weight whose
-        gradient stays 0, such as one fed by a pixel that is almost always blank, decays into them
-        and sticks there, since 0.9 times the smallest of them rounds back to it; and x86 CPUs are
-        slow at arithmetic on them (here, 4% of Adam's m subnormal made a step 10% slower). What
-        the zeroed entries would still have moved a weight, summed over all later steps, is below
-        1.2e-38 lr / eps with Adam and 1.2e-38 / (1 - momentum) with SGD."""
-        if self.t % 100 == 0:
-            for moment in moments:
-                moment[np.abs(moment) < np.finfo(moment.dtype).tiny] = 0
-
 
 class SGD(Optimizer):
     """Stochastic gradient descent with momentum, optionally Nesterov's, eq. (8)."""
+    state_names = ("u",)
 
     def __init__(self, lr: float = 0.1, momentum: float = 0.9, nesterov: bool = False) -> None:
         super().__init__(lr)
         self.momentum = _fraction(momentum, "momentum")
         self.nesterov = bool(nesterov)
 
-    def step(self, params: np.ndarray, grads: np.ndarray, lr: float | None = None) -> None:
-        """Update params in place from grads, eq. (8). ``eta_g`` and ``u`` are kept between
-        steps, so that a step allocates nothing."""
-        u, eta_g = self._buffers(params, 2)
-        self.t += 1
+    def _update(self, theta: np.ndarray, g: np.ndarray, u: np.ndarray, work: np.ndarray,
+                eta: float) -> None:
+        """Eq. (8) on a slice, in place: work is scratch space, so that a step allocates nothing."""
         mu = self.momentum
-        np.multiply(self.lr if lr is None else lr, grads, out=eta_g)  # eta g
+        eta_g = np.multiply(eta, g, out=work)
         u *= mu
-        u -= eta_g                                # eq. (8): u = mu u - eta g
+        u -= eta_g                                   # eq. (8): u = mu u - eta g
         if self.nesterov:
-            params -= eta_g
-            params += np.multiply(mu, u, out=eta_g)   # eq. (8): theta = theta + mu u - eta g
+            theta -= eta_g
+            theta += np.multiply(mu, u, out=work)    # eq. (8): theta = theta + mu u - eta g
         else:
-            params += u                           # eq. (8): theta = theta + u
-        self._flush_subnormals(u)
+            theta += u                               # eq. (8): theta = theta + u
 
 
 class Adam(Optimizer):
@@ -333,6 +345,7 @@ class Adam(Optimizer):
     running root-mean-square of its gradients, eq. (9). Note that fit's ``l2`` adds l2 W to the
     gradient, an L2 penalty on the objective, which Adam then rescales like the rest of the
     gradient; it is not AdamW's decoupled weight decay."""
+    state_names = ("m", "v")
 
     def __init__(self, lr: float = 1e-3, beta1: float = 0.9, beta2: float = 0.999,
                  eps: float = 1e-8) -> None:
@@ -341,25 +354,21 @@ class Adam(Optimizer):
         self.beta2 = _fraction(beta2, "beta2")
         self.eps = _positive(eps, "eps")
 
-    def step(self, params: np.ndarray, grads: np.ndarray, lr: float | None = None) -> None:
-        """Update params in place from grads, eq. (9). m and v are the paper's moments; ``work``
-        is scratch space, kept between steps with them, so that a step allocates nothing (an
-        array of this size, new every step, costs more than the arithmetic)."""
-        m, v, work = self._buffers(params, 3)
-        self.t += 1
-        b1, b2, t, eta = self.beta1, self.beta2, self.t, self.lr if lr is None else lr
+    def _update(self, theta: np.ndarray, g: np.ndarray, m: np.ndarray, v: np.ndarray,
+                work: np.ndarray, eta: float) -> None:
+        """Eq. (9) on a slice, in place: m and v are the paper's moments, and work is scratch
+        space, so that a step allocates nothing (a new array the size of the parameters, every
+        step, costs more than the arithmetic)."""
+        b1, b2, t = self.beta1, self.beta2, self.t  # v_hat, the denominator and the step all live in work
         m *= b1
-        m += np.multiply(1 - b1, grads, out=work)      # eq. (9): m = b1 m + (1 - b1) g
+        m += np.multiply(1 - b1, g, out=work)                       # eq. (9): m = b1 m + (1 - b1) g
         v *= b2
-        np.square(grads, out=work)
-        v += np.multiply(1 - b2, work, out=work)       # eq. (9): v = b2 v + (1 - b2) g^2
-        np.divide(v, 1 - b2 ** t, out=work)            # eq. (9): v_hat
-        np.sqrt(work, out=work)
-        work += self.eps                               # sqrt(v_hat) + eps
-        np.divide(m, work, out=work)
-        work *= eta / (1 - b1 ** t)                    # eta m_hat / (sqrt(v_hat) + eps)
-        params -= work                                 # eq. (9): theta = theta - ...
-        self._flush_subnormals(m, v)
+        v += np.multiply(1 - b2, np.square(g, out=work), out=work)  # eq. (9): v = b2 v + (1 - b2) g^2
+        v_hat = np.divide(v, 1 - b2 ** t, out=work)                 # eq. (9): v_hat = v / (1 - b2^t)
+        denominator = np.add(np.sqrt(v_hat, out=work), self.eps, out=work)   # sqrt(v_hat) + eps
+        step = np.divide(m, denominator, out=work)
+        step *= eta / (1 - b1 ** t)                                 # eta m_hat / (sqrt(v_hat) + eps)
+        theta -= step                                               # eq. (9): theta = theta - ...
 
 
 # ============================================================================ the network
