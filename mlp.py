@@ -42,7 +42,8 @@ Update, once per batch, of every parameter theta with gradient g, at learning ra
          Nesterov's, in Sutskever's form (theta is kept at the look-ahead point):
                                                  u = mu u - eta g;  theta = theta + mu u - eta g
     (9)  Adam, at step t = 1, 2, ...:  m = b1 m + (1 - b1) g;  v = b2 v + (1 - b2) g^2;
-         m_hat = m / (1 - b1^t);  v_hat = v / (1 - b2^t);  theta = theta - eta m_hat / (sqrt(v_hat) + eps)
+         m_hat = m / (1 - b1^t);  v_hat = v / (1 - b2^t);
+         theta = theta - eta m_hat / (sqrt(v_hat) + eps)
 
 Quick start:
 
@@ -249,7 +250,7 @@ NATURAL_LOSS = {"softmax": "cross_entropy", "sigmoid": "binary_cross_entropy"}
 PROBABILITY_OUTPUTS = ("softmax", "sigmoid")  # the outputs the log losses can take
 
 
-# ============================================================================ the update: optimizers
+# ==================================================================== the update: optimizers
 # An optimizer takes a gradient step on the parameters, eqs. (8)-(9). The Network keeps all its
 # parameters in one flat array and its gradient in another, so a step is a few numpy calls
 # over one long array, each parameter updated on its own, exactly as the equations say.
@@ -286,8 +287,9 @@ class Optimizer:
         lr = self.lr if lr is None else lr
         for start in range(0, len(params), self.chunk):
             piece = slice(start, start + self.chunk)
-            work = self._work[:len(params[piece])]
-            self._update(params[piece], grads[piece], *(s[piece] for s in self._state), work, lr)
+            theta = params[piece]
+            self._update(theta, grads[piece], *(s[piece] for s in self._state),
+                         self._work[:len(theta)], lr)
         if self.t % 100 == 0:
             self._flush_subnormals()
 
@@ -359,16 +361,18 @@ class Adam(Optimizer):
         """Eq. (9) on a slice, in place: m and v are the paper's moments, and work is scratch
         space, so that a step allocates nothing (a new array the size of the parameters, every
         step, costs more than the arithmetic)."""
-        b1, b2, t = self.beta1, self.beta2, self.t  # v_hat, the denominator and the step all live in work
+        b1, b2, t = self.beta1, self.beta2, self.t
         m *= b1
-        m += np.multiply(1 - b1, g, out=work)                       # eq. (9): m = b1 m + (1 - b1) g
+        m += np.multiply(1 - b1, g, out=work)                       # eq. (9): m = b1 m + (1-b1) g
         v *= b2
-        v += np.multiply(1 - b2, np.square(g, out=work), out=work)  # eq. (9): v = b2 v + (1 - b2) g^2
-        v_hat = np.divide(v, 1 - b2 ** t, out=work)                 # eq. (9): v_hat = v / (1 - b2^t)
-        denominator = np.add(np.sqrt(v_hat, out=work), self.eps, out=work)   # sqrt(v_hat) + eps
+        v += np.multiply(1 - b2, np.square(g, out=work), out=work)  # eq. (9): v = b2 v + (1-b2) g^2
+        # work holds, in turn, v_hat, the denominator and the step
+        v_hat = np.divide(v, 1 - b2 ** t, out=work)                 # eq. (9): v_hat = v / (1-b2^t)
+        denominator = np.sqrt(v_hat, out=work)
+        denominator += self.eps                                     # sqrt(v_hat) + eps
         step = np.divide(m, denominator, out=work)
-        step *= eta / (1 - b1 ** t)                                 # eta m_hat / (sqrt(v_hat) + eps)
-        theta -= step                                               # eq. (9): theta = theta - ...
+        step *= eta / (1 - b1 ** t)                                 # eta m_hat / (sqrt(v_hat)+eps)
+        theta -= step                                               # eq. (9): theta = theta - step
 
 
 # ============================================================================ the network
@@ -420,7 +424,7 @@ class Network:
             W[...] = self._rng.standard_normal(W.shape) * std
 
     def _make_views(self) -> None:
-        """weights, biases, grad_weights and grad_biases: views into the flat arrays, layer by layer."""
+        """weights, biases, grad_weights, grad_biases: views into the flat arrays, by layer."""
         self._weights, self._biases = map(_Parameters, self._unflatten(self._params))
         self._grad_weights, self._grad_biases = self._unflatten(self._grads)
 
@@ -466,7 +470,7 @@ class Network:
         zs, activations, slopes = [], [x], []
         for l, (W, b) in enumerate(zip(self.weights, self.biases)):  # layer l+1 of the equations
             z = activations[l] @ W                   # (n, sizes[l+1]), eq. (1): a^l @ W^(l+1)
-            z += b                                   # eq. (1): + b^(l+1), in place: one array, not two
+            z += b                                   # eq. (1): + b^(l+1), in place
             a = self._act[l].f(z)                    # eq. (2)
             if train and l < len(self.weights) - 1:  # a hidden layer
                 slope = self._act[l].prime(z)        # f'(z^(l+1)), for eq. (5)
@@ -509,7 +513,7 @@ class Network:
         """The backward pass: write dC/dW and dC/db of one forward pass into grad_weights and
         grad_biases, from the output layer down, eqs. (4)-(7)."""
         delta = self._output_delta(zs[-1], activations[-1], Y)        # (n, sizes[-1]): delta^L
-        for l in reversed(range(len(self.weights))):  # layer l+1 of the equations; delta is delta^(l+1)
+        for l in reversed(range(len(self.weights))):  # layer l+1; delta is delta^(l+1)
             np.matmul(activations[l].T, delta, out=grad_weights[l])   # eq. (6): a^l^T @ delta^(l+1)
             if l2:
                 grad_weights[l] += l2 * self.weights[l]               # eq. (6): + l2 W^(l+1)
@@ -730,7 +734,8 @@ class Network:
         """The network's output for every row of x, a chunk of rows at a time to bound memory;
         an output that is not finite is a ValueError that names x."""
         with np.errstate(over="ignore", invalid="ignore"):  # reported below, more clearly
-            a = np.concatenate([self._forward(x[i:i + chunk])[1][-1] for i in range(0, len(x), chunk)])
+            a = np.concatenate([self._forward(x[i:i + chunk])[1][-1]
+                                for i in range(0, len(x), chunk)])
         if not _all_finite(a):
             reason = ("the weights are not finite" if not _all_finite(self._params) else
                       f"its values, up to {np.abs(x).max():.3g}, overflow {self.dtype.name}")
@@ -795,7 +800,8 @@ class Network:
         except FileNotFoundError:
             raise
         except (OSError, ValueError, TypeError, KeyError, EOFError, zipfile.BadZipFile) as e:
-            raise ValueError(f"{os.fsdecode(path)} is not a model saved by Network.save: {e}") from None
+            raise ValueError(f"{os.fsdecode(path)} is not a model saved by Network.save: "
+                             f"{e}") from None
 
     @classmethod
     def _from_archive(cls, archive: zipfile.ZipFile) -> Network:
@@ -826,26 +832,28 @@ class Network:
             raise ValueError(f"sizes must be a 1-D integer array of 2 or more widths; "
                              f"got {dtype} of shape {shape}")
         n_layers = shape[0] - 1
+        names = ["hidden", "output", "loss"]
         layers = [f"{kind}_{l}" for kind in ("weights", "biases") for l in range(n_layers)]
-        expected = sorted(["sizes", "hidden", "output", "loss"] + layers)
+        expected = sorted(["sizes"] + names + layers)
         found = sorted(name[:-4] if name.endswith(".npy") else name for name in archive.namelist())
         if found != expected:
             raise ValueError(f"expected the arrays {expected}; found {found}")
-        for name, want in (("hidden", (n_layers - 1,)), ("output", ()), ("loss", ())):
-            shape, dtype = header(name)
-            if shape != want or dtype.kind != "U" or dtype.itemsize > 4 * 64:
-                raise ValueError(f"{name} must hold names of shape {want}; got {dtype} of shape {shape}")
         sizes = [int(n) for n in read("sizes")]
+        shapes = dict(zip(names, [(n_layers - 1,), (), ()]))
+        shapes.update(zip(layers, [(n_in, n_out) for n_in, n_out in zip(sizes, sizes[1:])]
+                          + [(n_out,) for n_out in sizes[1:]]))
         dtypes = set()
-        for l, name in enumerate(layers):
+        for name, want in shapes.items():
             shape, dtype = header(name)
-            want = ((sizes[l], sizes[l + 1]) if l < n_layers else (sizes[l - n_layers + 1],))
-            if shape != want or dtype.kind != "f":
-                raise ValueError(f"{name} has shape {shape} and dtype {dtype}; "
-                                 f"expected {want} of floats (sizes {sizes})")
-            dtypes.add(dtype.newbyteorder("="))
+            kind = "U" if name in names else "f"  # text or floats
+            if shape != want or dtype.kind != kind:
+                raise ValueError(f"{name} has shape {shape} and dtype {dtype}; expected {want} "
+                                 f"of {'text' if kind == 'U' else 'floats'} (sizes {sizes})")
+            if kind == "f":
+                dtypes.add(dtype.newbyteorder("="))
         if len(dtypes) != 1:
-            raise ValueError(f"the weights and biases must share one dtype; found {sorted(map(str, dtypes))}")
+            raise ValueError(f"the weights and biases must share one dtype; "
+                             f"found {sorted(map(str, dtypes))}")
         net = cls(sizes, hidden=[str(h) for h in read("hidden")], output=str(read("output")),
                   loss=str(read("loss")), seed=0, dtype=dtypes.pop())
         for name, target in zip(layers, net.weights + net.biases):
@@ -863,7 +871,7 @@ class Network:
         if X.dtype.kind not in "biuf":
             raise TypeError(f"{name} must hold numbers; got dtype {X.dtype}")
         if X.ndim != 2:
-            hint = f". For a single sample, pass {name.lower()}.reshape(1, -1)" if X.ndim == 1 else ""
+            hint = f". For one sample, pass {name.lower()}.reshape(1, -1)" if X.ndim == 1 else ""
             raise ValueError(f"{name} must be 2-D, one sample per row; got shape {X.shape}{hint}")
         if len(X) == 0:
             raise ValueError(f"{name} is empty: it has no rows")
@@ -1483,13 +1491,15 @@ RECIPES = {
 }
 
 
-def _confusion_lines(labels: np.ndarray, predictions: np.ndarray, names: Sequence[str]) -> list[str]:
+def _confusion_lines(labels: np.ndarray, predictions: np.ndarray,
+                     names: Sequence[str]) -> list[str]:
     """The confusion matrix as text: row i, column j counts the samples of class i predicted as
     class j. Rows are labelled by number and name (the digits of MNIST need no name)."""
     k = len(names)
     counts = np.bincount(labels * k + predictions, minlength=k * k).reshape(k, k)
     longest = max(len(name) for name in names)
-    rows = [f"{i:5d}" + ("" if name == str(i) else f" {name:<{longest}}") for i, name in enumerate(names)]
+    rows = [f"{i:5d}" + ("" if name == str(i) else f" {name:<{longest}}")
+            for i, name in enumerate(names)]
     return ([" " * len(rows[0]) + "".join(f"{j:6d}" for j in range(k))]
             + [row + "".join(f"{c:6d}" for c in counts[i]) for i, row in enumerate(rows)])
 
@@ -1536,7 +1546,8 @@ def _parser() -> argparse.ArgumentParser:
         def shown(value):
             return {True: "on", False: "off"}.get(value, value) if not isinstance(value, list) \
                 else " ".join(map(str, value))
-        return "default: " + ", ".join(f"{shown(r[key])} for {dataset}" for dataset, r in RECIPES.items())
+        return "default: " + ", ".join(f"{shown(recipe[key])} for {dataset}"
+                                       for dataset, recipe in RECIPES.items())
 
     p = _Parser(prog="mlp.py", description="Train a multilayer perceptron on MNIST (or "
                 "Fashion-MNIST), downloading it on first use, and report its test accuracy. "
@@ -1554,7 +1565,8 @@ def _parser() -> argparse.ArgumentParser:
                    "(default: 0.002 for adam, 0.1 for sgd)")
     p.add_argument("--schedule", choices=["none", *SCHEDULES], default="onecycle",
                    help="learning-rate schedule (default: onecycle)")
-    p.add_argument("--dropout", type=float, help="dropout rate of the hidden units (" + default("dropout") + ")")
+    p.add_argument("--dropout", type=float,
+                   help="dropout rate of the hidden units (" + default("dropout") + ")")
     p.add_argument("--l2", type=float, help="L2 penalty on the weights (" + default("l2") + ")")
     p.add_argument("--shift", type=int, metavar="N", help="shift training images by up to N "
                    "pixels, 0 for none (" + default("shift") + ")")
@@ -1597,7 +1609,7 @@ def _chain(augments: list[Callable]) -> Callable | None:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the demo: train on MNIST or Fashion-MNIST, print one line per epoch, the confusion
     matrix on the test set and, last, the test accuracy. Returns the exit status: 0, 1 after an
-    error, 130 after Ctrl-C (which stops training, reports the network so far, and saves nothing)."""
+    error, 130 after Ctrl-C (which stops training, reports the network so far, saves nothing)."""
     args = _parser().parse_args(argv)
     recipe = {key: value if getattr(args, key) is None else getattr(args, key)
               for key, value in RECIPES[args.dataset].items()}
@@ -1607,19 +1619,22 @@ def main(argv: Sequence[str] | None = None) -> int:
                 _check_writable(path)
         net = Network([784, *recipe["hidden"], 10], hidden="relu", output="softmax", seed=args.seed)
         with warnings.catch_warnings():
-            warnings.showwarning = lambda message, *rest, **kw: print(f"warning: {message}", file=sys.stderr)
+            warnings.showwarning = lambda message, *rest, **kw: print(f"warning: {message}",
+                                                                      file=sys.stderr)
             (X, y), (X_test, y_test) = load_mnist(args.data_dir, args.dataset, not args.no_download)
         lr = args.lr if args.lr is not None else {"adam": 0.002, "sgd": 0.1}[args.optimizer]
         augments = ([random_shift(max_shift=recipe["shift"])] if recipe["shift"] else []) + \
                    ([random_flip()] if recipe["flip"] else [])
-        print(f"{args.dataset}: {len(X):,} training and {len(X_test):,} test images; network "
-              f"{'-'.join(map(str, net.sizes))}\n{args.optimizer}, lr {lr:g}, schedule {args.schedule}, "
-              f"batch {recipe['batch_size']}, dropout {recipe['dropout']}, l2 {recipe['l2']:g}, shifts "
-              f"up to {recipe['shift']} px, {'mirrors' if recipe['flip'] else 'no mirrors'}")
+        print(f"{args.dataset}: {len(X):,} training and {len(X_test):,} test images; "
+              f"network {'-'.join(map(str, net.sizes))}")
+        print(f"{args.optimizer}, lr {lr:g}, schedule {args.schedule}, batch {recipe['batch_size']}, "
+              f"dropout {recipe['dropout']}, l2 {recipe['l2']:g}, shifts up to {recipe['shift']} px, "
+              f"{'mirrors' if recipe['flip'] else 'no mirrors'}")
         history = net.fit(X, y, epochs=recipe["epochs"], batch_size=recipe["batch_size"],
-                          optimizer=args.optimizer, lr=lr, l2=recipe["l2"], dropout=recipe["dropout"],
+                          optimizer=args.optimizer, lr=lr, l2=recipe["l2"],
+                          dropout=recipe["dropout"], augment=_chain(augments),
                           schedule=None if args.schedule == "none" else args.schedule,
-                          augment=_chain(augments), validation_split=args.validation_split, verbose=1)
+                          validation_split=args.validation_split, verbose=1)
         interrupted = len(history["time"]) < recipe["epochs"]  # fit stops early only on Ctrl-C here
         predictions = net.predict(X_test)
         print("confusion matrix on the test set (rows: true class, columns: predicted)")
