@@ -306,6 +306,23 @@ class ClassicBugs(unittest.TestCase):
                 prime(z)
             np.testing.assert_array_equal(z, original, err_msg=name)
 
+    def test_activations_take_their_textbook_values(self):
+        # Worked out with math, point by point: an activation that is wrong together with its
+        # derivative (ELU as e^z instead of e^z - 1, say) passes every gradient check.
+        z = [-2.0, -0.5, 0.0, 0.5, 2.0]
+        expected = {
+            "identity": z,
+            "sigmoid": [1 / (1 + math.exp(-v)) for v in z],
+            "tanh": [math.tanh(v) for v in z],
+            "relu": [max(v, 0.0) for v in z],
+            "leaky_relu": [v if v > 0 else 0.01 * v for v in z],
+            "elu": [v if v > 0 else math.exp(v) - 1 for v in z],
+        }
+        self.assertEqual(set(expected), set(mlp.ACTIVATIONS) - {"softmax"})
+        for name, values in expected.items():
+            with self.subTest(name):
+                np.testing.assert_allclose(mlp.ACTIVATIONS[name].f(np.array([z])), [values], rtol=1e-12, atol=1e-15)
+
     def test_feedforward_keeps_the_pre_activations(self):
         # A ReLU that clips z in place would leave no negative z behind.
         net = mlp.Network([4, 16, 3], hidden="relu", seed=0)
@@ -544,9 +561,13 @@ class Optimizers(unittest.TestCase):
                 schedule=lambda progress: seen.append(progress) or 1.0, verbose=0)
         self.assertEqual(seen, [i / 9 for i in range(9)])
         self.assertEqual(mlp.cosine(0.0), 1.0)
+        self.assertAlmostEqual(mlp.cosine(1 / 3), 0.75)   # (1 + cos(pi/3)) / 2
+        self.assertAlmostEqual(mlp.cosine(0.5), 0.5)
         self.assertAlmostEqual(mlp.cosine(1.0), 0.0)
         self.assertEqual(mlp.onecycle(0.0), 0.0)
+        self.assertAlmostEqual(mlp.onecycle(0.125), 0.5)  # halfway up the warm-up
         self.assertEqual(mlp.onecycle(0.25), 1.0)
+        self.assertAlmostEqual(mlp.onecycle(0.5), 0.75)   # a third of the way down the cosine
         self.assertAlmostEqual(mlp.onecycle(1.0), 0.0)
 
 
