@@ -508,6 +508,32 @@ class Optimizers(unittest.TestCase):
                 self.assertGreater(relative_error(want, start), 0.05)  # it went somewhere
                 self.assertLessEqual(relative_error(got, want), 1e-9)
 
+    def test_an_update_in_chunks_equals_the_update_in_one_piece(self):
+        # The optimizers update Optimizer.chunk (65,536) parameters at a time; the other tests'
+        # networks fit in one chunk. This one has 68,430 parameters: a full chunk, then a
+        # partial one. Each parameter's update is its own, so it must come out bit for bit as
+        # if the whole array had been updated in one piece, with the same state.
+        rng = np.random.default_rng(7)
+        X, y = rng.standard_normal((32, 300)), rng.integers(0, 10, 32)
+        makes = {"momentum": lambda: mlp.SGD(lr=0.05, momentum=0.9),
+                 "nesterov": lambda: mlp.SGD(lr=0.05, momentum=0.9, nesterov=True),
+                 "adam": lambda: mlp.Adam(lr=0.01)}
+        for kind, make in makes.items():
+            with self.subTest(optimizer=kind):
+                runs = []
+                for chunk in (mlp.Optimizer.chunk, 1 << 20):
+                    net, optimizer = mlp.Network([300, 220, 10], hidden="tanh", seed=7), make()
+                    start = net._params.copy()
+                    optimizer.chunk = chunk
+                    net.fit(X, y, epochs=2, batch_size=16, optimizer=optimizer, verbose=0)
+                    runs.append((net._params, optimizer._state))
+                (chunked, chunked_state), (whole, whole_state) = runs
+                self.assertGreater(len(whole), mlp.Optimizer.chunk)
+                self.assertTrue(np.all(whole != start))  # every parameter moved
+                np.testing.assert_array_equal(chunked, whole)
+                for s, s_whole in zip(chunked_state, whole_state):
+                    np.testing.assert_array_equal(s, s_whole)
+
     def test_moments_do_not_stick_among_the_subnormal_floats(self):
         # One gradient, then none: the moment decays by 0.9 a step, reaches the subnormal floats
         # (below 1.2e-38) after ~830 steps and, left alone, stays there (0.9 times the smallest
