@@ -636,6 +636,14 @@ class Training(unittest.TestCase):
         self.assertEqual(set(history), {"loss", "accuracy", "val_loss", "val_accuracy", "time"})
         self.assertTrue(all(len(values) == 3 for values in history.values()))
         self.assertAlmostEqual(history["val_loss"][-1], net.evaluate(X, y)["loss"], places=6)
+        # The training loss and accuracy are those of all the epoch's rows (60 here, in batches
+        # of 16, the last one of 12), not of its last batch: at a rate too small to move the
+        # weights, they are the network's loss and accuracy on the training set.
+        still = mlp.Network([2, 8, 3], hidden="tanh", seed=0, dtype="float64")  # no ties among outputs
+        history = still.fit(X, y, epochs=1, batch_size=16, optimizer=mlp.SGD(lr=1e-12, momentum=0.0), verbose=0)
+        score = still.evaluate(X, y)
+        self.assertAlmostEqual(history["loss"][0], score["loss"], places=9)
+        self.assertAlmostEqual(history["accuracy"][0], score["accuracy"], places=9)
         regression = mlp.Network([2, 4, 1], output="identity", seed=0)
         history = regression.fit(X, X[:, 0], epochs=2, verbose=0)
         self.assertEqual(set(history), {"loss", "time"})
@@ -645,11 +653,16 @@ class Training(unittest.TestCase):
         for verbose, lines in ((0, 0), (1, 3)):
             out = io.StringIO()
             with contextlib.redirect_stdout(out):
-                mlp.Network([2, 8, 3], seed=0).fit(X, y, epochs=3, validation_split=0.2, verbose=verbose)
+                history = mlp.Network([2, 8, 3], seed=0).fit(X, y, epochs=3, validation_split=0.2, verbose=verbose)
             printed = out.getvalue().splitlines()
             self.assertEqual(len(printed), lines)
-            for line in printed:
+            for epoch, line in enumerate(printed):
                 self.assertRegex(line, r"^epoch \d/3 .*loss .*accuracy .*val_loss .*val_accuracy .*samples/s$")
+                # the figures are the history's, the accuracies in percent
+                for key in ("loss", "accuracy", "val_loss", "val_accuracy"):
+                    shown = float(re.search(rf"(?<![a-z_]){key} ([\d.]+)", line).group(1))
+                    scale = 100 if "accuracy" in key else 1
+                    self.assertAlmostEqual(shown, scale * history[key][epoch], delta=0.006, msg=(key, line))
 
     def test_validation_split_is_random_not_the_last_rows(self):
         # The last quarter of the rows is the only place class 2 occurs: a split that took the
@@ -671,6 +684,14 @@ class Training(unittest.TestCase):
         best = int(np.argmin(history["val_loss"]))
         self.assertLess(len(history["val_loss"]), 200)
         self.assertEqual(len(history["val_loss"]), best + 1 + 3)
+        self.assertEqual(net.evaluate(X[40:], y[40:])["loss"], history["val_loss"][best])
+        # The same run, given only 2 epochs past the best: the epochs run out before the
+        # patience does, and the best weights still come back.
+        net = mlp.Network([10, 64, 64, 3], seed=0)
+        history = net.fit(X[:40], y[:40], epochs=best + 3, batch_size=8, lr=0.01,
+                          validation_data=(X[40:], y[40:]), early_stopping=3, verbose=0)
+        self.assertEqual(int(np.argmin(history["val_loss"])), best)
+        self.assertNotEqual(history["val_loss"][-1], history["val_loss"][best])
         self.assertEqual(net.evaluate(X[40:], y[40:])["loss"], history["val_loss"][best])
 
     def test_ctrl_c_keeps_the_weights_and_returns_the_history_so_far(self):
@@ -695,23 +716,26 @@ class Training(unittest.TestCase):
         self.assertIs(signal.getsignal(signal.SIGINT), signal.default_int_handler)
         self.assertTrue(all(np.isfinite(W).all() for W in net.weights))
 
-    def test_ctrl_c_in_the_first_epoch_or_as_an_exception(self):
+    def test_ctrl_c_in_the_first_epoch_and_a_second_ctrl_c_or_an_exception_that_stops_at_once(self):
         X, y = spiral(40)
-        for how in ("signal", "exception"):
+        for how in ("signal", "twice", "exception"):
             net = mlp.Network([2, 8, 3], seed=0)
             before = net.weights[0].copy()
 
             def interrupt(x_batch, rng):
-                if how == "signal":
-                    signal.raise_signal(signal.SIGINT)
-                    return x_batch
-                raise KeyboardInterrupt
+                if how == "exception":
+                    raise KeyboardInterrupt
+                signal.raise_signal(signal.SIGINT)      # fit finishes this batch, then stops ...
+                if how == "twice":
+                    signal.raise_signal(signal.SIGINT)  # ... but a second Ctrl-C stops it here
+                return x_batch
 
             history = net.fit(X, y, epochs=3, augment=interrupt, validation_split=0.2,
                               early_stopping=2, verbose=0)
             self.assertEqual(history["loss"], [])
             self.assertEqual(history["val_loss"], [])
-            self.assertEqual(np.array_equal(net.weights[0], before), how == "exception")
+            self.assertEqual(np.array_equal(net.weights[0], before), how != "signal")  # no step taken
+            self.assertIs(signal.getsignal(signal.SIGINT), signal.default_int_handler)
 
     def test_a_diverging_loss_stops_with_a_clear_error_and_keeps_finite_weights(self):
         X = np.linspace(-1, 1, 64).reshape(-1, 1)
@@ -735,6 +759,15 @@ class Training(unittest.TestCase):
                 replay = network(epoch - 1)
                 for W, W_replay in zip(net.weights + net.biases, replay.weights + replay.biases):
                     np.testing.assert_array_equal(W, W_replay)
+        # The last update of an epoch overflows the weights: the epoch's loss, that of the
+        # outputs before the update, is finite, but the weights are not. One batch, so one
+        # update, at a rate that takes a gradient above 1.2 past float32's largest number.
+        net = network()
+        before = [W.copy() for W in net.weights + net.biases]
+        with np.errstate(all="ignore"), self.assertRaisesRegex(FloatingPointError, "diverged in epoch 1"):
+            net.fit(X, y, epochs=1, batch_size=64, optimizer=mlp.SGD(lr=3e38), verbose=0)
+        for W, W_before in zip(net.weights + net.biases, before):
+            np.testing.assert_array_equal(W, W_before)
 
     def test_ctrl_c_in_a_diverging_epoch_still_raises_and_keeps_the_last_finite_epoch(self):
         X = np.linspace(-1, 1, 64).reshape(-1, 1)
@@ -832,6 +865,9 @@ class Training(unittest.TestCase):
             with self.subTest(validation_split=validation_split):
                 training_rows = set(epochs[0])
                 self.assertEqual(len(training_rows), n_train)  # each row once, and no held-out row
+                if validation_split:  # held out at random: neither the first rows nor the last
+                    held_out = set(range(40)) - training_rows
+                    self.assertNotIn(held_out, (set(range(10)), set(range(30, 40))))
                 for epoch in epochs:
                     self.assertEqual(sorted(epoch), sorted(training_rows))
                 self.assertFalse(np.array_equal(epochs[0], epochs[1]))
@@ -896,6 +932,10 @@ class Training(unittest.TestCase):
                 np.testing.assert_array_equal(prediction.reshape(7, k), (proba > 0.5).astype(int))
             else:
                 np.testing.assert_array_equal(prediction, proba)
+        # predict_proba runs 4,096 rows at a time: every row comes back, in its place
+        many = rng.standard_normal((2 * 4096 + 100, 3))
+        net = mlp.Network([3, 5, 4], seed=0, dtype="float64")
+        np.testing.assert_allclose(net.predict_proba(many), net.feedforward(many)[1][-1], rtol=1e-12)
         net = mlp.Network([3, 5, 2], output="identity", seed=0)
         self.assertEqual(set(net.evaluate(X, rng.standard_normal((7, 2)))), {"loss"})
         net = mlp.Network([3, 5, 2], seed=0)
