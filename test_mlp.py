@@ -987,6 +987,7 @@ class Errors(unittest.TestCase):
             (TypeError, r"X must hold numbers", lambda: self.net.predict([["a", "b", "c", "d"]])),
             (ValueError, r"epochs must be a positive integer; got 0", lambda: self.fits(epochs=0)),
             (TypeError, r"epochs must be an integer; got 2\.5", lambda: self.fits(epochs=2.5)),
+            (TypeError, r"epochs must be an integer; got True", lambda: self.fits(epochs=True)),
             (ValueError, r"batch_size must be a positive integer; got -1", lambda: self.fits(batch_size=-1)),
             (ValueError, r"lr must be positive; got 0", lambda: self.fits(lr=0)),
             (ValueError, r"lr must be positive; got -0\.1", lambda: mlp.SGD(lr=-0.1)),
@@ -1071,7 +1072,7 @@ class Errors(unittest.TestCase):
         huge = np.full((2, 4), 3e38, np.float32)  # finite, but their float32 sum is inf
         with np.errstate(all="raise"):
             np.testing.assert_array_equal(net.predict(huge), [0, 0])
-        for bad in ([np.inf, -np.inf, 0, 0], [np.inf, 0, 0, 0], [0, np.nan, 0, 0]):
+        for bad in ([np.inf, -np.inf, 0, 0], [np.inf, 0, 0, 0], [-np.inf, 0, 0, 0], [0, np.nan, 0, 0]):
             X = np.array([bad, [0, 0, 0, 0]], np.float32)
             with self.subTest(bad=bad), self.assertRaisesRegex(ValueError, "X contains NaN or inf"):
                 net.predict(X)
