@@ -1094,13 +1094,16 @@ class Saving(unittest.TestCase):
 
     def test_round_trip_gives_identical_predictions(self):
         X, y = spiral(20)
-        for dtype, hidden, output in (("float32", ["tanh", "relu"], "softmax"), ("float64", ["elu", "sigmoid"], "sigmoid")):
-            net = mlp.Network([2, 6, 5, 3], hidden=hidden, output=output, seed=0, dtype=dtype)
+        cases = (("float32", ["tanh", "relu"], "softmax", None), ("float64", ["elu", "sigmoid"], "sigmoid", None),
+                 ("float32", ["relu", "relu"], "sigmoid", "mse"))  # not the output's natural loss
+        for dtype, hidden, output, loss in cases:
+            net = mlp.Network([2, 6, 5, 3], hidden=hidden, output=output, loss=loss, seed=0, dtype=dtype)
             net.fit(X, np.eye(3)[y], epochs=2, verbose=0)
             net.save(self.path)
             loaded = mlp.Network.load(self.path)
             self.assertEqual(repr(loaded), repr(net))
             np.testing.assert_array_equal(loaded.predict_proba(X), net.predict_proba(X))
+            self.assertEqual(loaded.evaluate(X, np.eye(3)[y]), net.evaluate(X, np.eye(3)[y]))
             self.assertEqual(os.listdir(self.folder.name), ["model.npz"])
         net = mlp.Network([3, 2], output="identity", seed=0)  # no hidden layer at all
         net.save(self.path)
@@ -1124,6 +1127,10 @@ class Saving(unittest.TestCase):
     def test_load_rejects_pickles_and_malformed_files(self):
         good = mlp.Network([2, 3, 2], seed=0)
         good.save(self.path)
+        with mock.patch.object(np.lib.format, "read_array", wraps=np.lib.format.read_array) as read:
+            mlp.Network.load(self.path)
+        self.assertEqual(read.call_count, 8)  # every array, each read with allow_pickle=False
+        self.assertTrue(all(call.kwargs.get("allow_pickle") is False for call in read.call_args_list))
         with np.load(self.path) as data:
             arrays = dict(data)
 
@@ -1463,6 +1470,9 @@ class MnistLoader(unittest.TestCase):
             self.assert_loaded(mlp.load_mnist(self.cache))
             with mock.patch.dict(os.environ, {"MLP_DATA": self.cache}):
                 self.assert_loaded(mlp.load_mnist(download=False))
+            # data_dir, when given, wins over $MLP_DATA
+            with mock.patch.dict(os.environ, {"MLP_DATA": os.path.join(self.folder.name, "elsewhere")}):
+                self.assert_loaded(mlp.load_mnist(self.cache, download=False))
         self.assertEqual(server.requests, [])
 
     def test_both_spellings_gzipped_or_not(self):
@@ -1503,6 +1513,8 @@ class MnistLoader(unittest.TestCase):
              r"t10k-images-idx3-ubyte: magic number \d+, but IDX images have 2051"),
             ({"train-labels-idx1-ubyte": idx_bytes(np.where(np.arange(30) == 17, 200, labels), 2049)},
              r"train-labels-idx1-ubyte: labels must be 0-9; found 200 at index 17 \(1 in all\)"),
+            ({"t10k-labels-idx1-ubyte": idx_bytes(np.where(np.arange(10) == 3, 10, self.arrays["t10k-labels-idx1-ubyte"]), 2049)},
+             r"t10k-labels-idx1-ubyte: labels must be 0-9; found 10 at index 3 \(1 in all\)"),
             ({"t10k-labels-idx1-ubyte": struct.pack(">II", 2049, 10_001) + bytes(10_001)},
              r"t10k-labels-idx1-ubyte: its header announces 10,001 labels; the published file has 10,000"),
         ]
