@@ -1859,7 +1859,10 @@ class CommandLine(unittest.TestCase):
             stderr=subprocess.PIPE, text=True)
         lines = []
         while len([line for line in lines if line.startswith("epoch ")]) < 2:
-            lines.append(process.stdout.readline())
+            line = process.stdout.readline()
+            if not line:  # it ended by itself: the checks below say how
+                break
+            lines.append(line)
         process.send_signal(signal.SIGINT)
         out, err = process.communicate(timeout=60)
         lines += out.splitlines()
