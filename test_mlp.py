@@ -1795,7 +1795,7 @@ class CommandLine(unittest.TestCase):
         self.folder = tempfile.TemporaryDirectory()
         self.data = os.path.join(self.folder.name, "data")
         os.makedirs(self.data)
-        payloads, _ = fake_mnist(n_train=200, n_test=50)
+        payloads, self.arrays = fake_mnist(n_train=200, n_test=50)
         for name, data in payloads.items():
             with open(os.path.join(self.data, name + ".gz"), "wb") as f:
                 f.write(gzip.compress(data))
@@ -1822,7 +1822,11 @@ class CommandLine(unittest.TestCase):
         self.assertIn("confusion matrix", out)
         matrix = [line for line in lines if re.match(r"^\s+\d\s+(\d+\s+){9}\d+$", line)]
         self.assertEqual(len(matrix), 10)
-        self.assertEqual(sum(sum(map(int, row.split()[1:])) for row in matrix), 50)
+        counts = np.array([list(map(int, row.split()[1:])) for row in matrix])
+        labels = self.arrays["t10k-labels-idx1-ubyte"]
+        np.testing.assert_array_equal(counts.sum(axis=1), np.bincount(labels, minlength=10))  # a row per true class
+        # the accuracy is the matrix's diagonal, in percent
+        self.assertEqual(lines[-1], f"test accuracy: {100 * np.trace(counts) / len(labels):.2f}%")
         net = mlp.Network.load(model)
         self.assertEqual(net.sizes, [784, 16, 10])
         with open(png, "rb") as f:
@@ -1900,6 +1904,45 @@ class CommandLine(unittest.TestCase):
         self.assertEqual((picture[1, 1], picture[1, 2], picture[1, 3]), (255, 0, 128))
         self.assertEqual(picture[28, 29 + 28], 255)
         self.assertEqual(picture[0].max(), 0)  # the separating lines are black
+        # a picture wider than high (30 x 59 pixels) survives its PNG
+        np.testing.assert_array_equal(decode_png(mlp._png(picture)), picture)
+
+    def test_the_confusion_matrix_has_a_row_per_true_class(self):
+        # labels 0 0 1 2, predicted 0 1 1 1: class 0 once right and once taken for 1, and so on
+        lines = mlp._confusion_lines(np.array([0, 0, 1, 2]), np.array([0, 1, 1, 1]), ("0", "1", "2"))
+        self.assertEqual([line.split() for line in lines],
+                         [["0", "1", "2"], ["0", "1", "1", "0"], ["1", "0", "1", "0"], ["2", "0", "1", "0"]])
+
+    def test_the_recipe_and_the_flags_that_override_it_reach_fit(self):
+        calls = []
+        real_fit = mlp.Network.fit
+
+        def fit(net, *args, **kwargs):
+            calls.append(kwargs)
+            return real_fit(net, *args, **kwargs)
+
+        with mock.patch.object(mlp.Network, "fit", fit):
+            for flags in (["--shift", "1"], ["--no-flip", "--dropout", "0"]):
+                status, out, err = self.run_main("--dataset", "fashion", "--data-dir", self.data, "--no-download",
+                                                 "--epochs", "1", "--hidden", "4", *flags)
+                self.assertEqual(status, 0, err)
+        recipe, flagged, zeroed = mlp.RECIPES["fashion"], *calls
+        self.assertEqual((flagged["epochs"], flagged["batch_size"], flagged["dropout"], flagged["l2"]),
+                         (1, recipe["batch_size"], recipe["dropout"], recipe["l2"]))
+        self.assertTrue(recipe["flip"] and recipe["dropout"] and not recipe["shift"])
+        self.assertEqual(zeroed["dropout"], 0.0)  # a flag of 0 overrides the recipe
+        self.assertIsNone(zeroed["augment"])      # --no-flip, and the recipe's shift of 0
+        # --shift 1 with the recipe's mirrors: one bright pixel per image, at row 10, column 5,
+        # lands one pixel away at most, mirrored (column 22) in about half of the images.
+        X = np.zeros((400, 784), np.float32)
+        X[:, 10 * 28 + 5] = 1.0
+        images = flagged["augment"](X, np.random.default_rng(0)).reshape(-1, 28, 28)
+        _, rows, columns = np.nonzero(images)
+        self.assertEqual(len(rows), 400)
+        self.assertLessEqual(set(rows), {9, 10, 11})
+        self.assertLessEqual(set(columns), {4, 5, 6, 21, 22, 23})
+        self.assertGreater(len(set(zip(rows, columns))), 9)  # shifts and mirrors both happen
+        self.assertTrue(140 < np.sum(columns > 13) < 260)
 
     def test_bad_flags_and_unusable_data_exit_with_one_line(self):
         empty = os.path.join(self.folder.name, "empty")
