@@ -306,6 +306,23 @@ class ClassicBugs(unittest.TestCase):
                 prime(z)
             np.testing.assert_array_equal(z, original, err_msg=name)
 
+    def test_activations_take_their_textbook_values(self):
+        # Worked out with math, point by point: an activation that is wrong together with its
+        # derivative (ELU as e^z instead of e^z - 1, say) passes every gradient check.
+        z = [-2.0, -0.5, 0.0, 0.5, 2.0]
+        expected = {
+            "identity": z,
+            "sigmoid": [1 / (1 + math.exp(-v)) for v in z],
+            "tanh": [math.tanh(v) for v in z],
+            "relu": [max(v, 0.0) for v in z],
+            "leaky_relu": [v if v > 0 else 0.01 * v for v in z],
+            "elu": [v if v > 0 else math.exp(v) - 1 for v in z],
+        }
+        self.assertEqual(set(expected), set(mlp.ACTIVATIONS) - {"softmax"})
+        for name, values in expected.items():
+            with self.subTest(name):
+                np.testing.assert_allclose(mlp.ACTIVATIONS[name].f(np.array([z])), [values], rtol=1e-12, atol=1e-15)
+
     def test_feedforward_keeps_the_pre_activations(self):
         # A ReLU that clips z in place would leave no negative z behind.
         net = mlp.Network([4, 16, 3], hidden="relu", seed=0)
@@ -491,6 +508,32 @@ class Optimizers(unittest.TestCase):
                 self.assertGreater(relative_error(want, start), 0.05)  # it went somewhere
                 self.assertLessEqual(relative_error(got, want), 1e-9)
 
+    def test_an_update_in_chunks_equals_the_update_in_one_piece(self):
+        # The optimizers update Optimizer.chunk (65,536) parameters at a time; the other tests'
+        # networks fit in one chunk. This one has 68,430 parameters: a full chunk, then a
+        # partial one. Each parameter's update is its own, so it must come out bit for bit as
+        # if the whole array had been updated in one piece, with the same state.
+        rng = np.random.default_rng(7)
+        X, y = rng.standard_normal((32, 300)), rng.integers(0, 10, 32)
+        makes = {"momentum": lambda: mlp.SGD(lr=0.05, momentum=0.9),
+                 "nesterov": lambda: mlp.SGD(lr=0.05, momentum=0.9, nesterov=True),
+                 "adam": lambda: mlp.Adam(lr=0.01)}
+        for kind, make in makes.items():
+            with self.subTest(optimizer=kind):
+                runs = []
+                for chunk in (mlp.Optimizer.chunk, 1 << 20):
+                    net, optimizer = mlp.Network([300, 220, 10], hidden="tanh", seed=7), make()
+                    start = net._params.copy()
+                    optimizer.chunk = chunk
+                    net.fit(X, y, epochs=2, batch_size=16, optimizer=optimizer, verbose=0)
+                    runs.append((net._params, optimizer._state))
+                (chunked, chunked_state), (whole, whole_state) = runs
+                self.assertGreater(len(whole), mlp.Optimizer.chunk)
+                self.assertTrue(np.all(whole != start))  # every parameter moved
+                np.testing.assert_array_equal(chunked, whole)
+                for s, s_whole in zip(chunked_state, whole_state):
+                    np.testing.assert_array_equal(s, s_whole)
+
     def test_moments_do_not_stick_among_the_subnormal_floats(self):
         # One gradient, then none: the moment decays by 0.9 a step, reaches the subnormal floats
         # (below 1.2e-38) after ~830 steps and, left alone, stays there (0.9 times the smallest
@@ -544,9 +587,13 @@ class Optimizers(unittest.TestCase):
                 schedule=lambda progress: seen.append(progress) or 1.0, verbose=0)
         self.assertEqual(seen, [i / 9 for i in range(9)])
         self.assertEqual(mlp.cosine(0.0), 1.0)
+        self.assertAlmostEqual(mlp.cosine(1 / 3), 0.75)   # (1 + cos(pi/3)) / 2
+        self.assertAlmostEqual(mlp.cosine(0.5), 0.5)
         self.assertAlmostEqual(mlp.cosine(1.0), 0.0)
         self.assertEqual(mlp.onecycle(0.0), 0.0)
+        self.assertAlmostEqual(mlp.onecycle(0.125), 0.5)  # halfway up the warm-up
         self.assertEqual(mlp.onecycle(0.25), 1.0)
+        self.assertAlmostEqual(mlp.onecycle(0.5), 0.75)   # a third of the way down the cosine
         self.assertAlmostEqual(mlp.onecycle(1.0), 0.0)
 
 
@@ -589,6 +636,14 @@ class Training(unittest.TestCase):
         self.assertEqual(set(history), {"loss", "accuracy", "val_loss", "val_accuracy", "time"})
         self.assertTrue(all(len(values) == 3 for values in history.values()))
         self.assertAlmostEqual(history["val_loss"][-1], net.evaluate(X, y)["loss"], places=6)
+        # The training loss and accuracy are those of all the epoch's rows (60 here, in batches
+        # of 16, the last one of 12), not of its last batch: at a rate too small to move the
+        # weights, they are the network's loss and accuracy on the training set.
+        still = mlp.Network([2, 8, 3], hidden="tanh", seed=0, dtype="float64")  # no ties among outputs
+        history = still.fit(X, y, epochs=1, batch_size=16, optimizer=mlp.SGD(lr=1e-12, momentum=0.0), verbose=0)
+        score = still.evaluate(X, y)
+        self.assertAlmostEqual(history["loss"][0], score["loss"], places=9)
+        self.assertAlmostEqual(history["accuracy"][0], score["accuracy"], places=9)
         regression = mlp.Network([2, 4, 1], output="identity", seed=0)
         history = regression.fit(X, X[:, 0], epochs=2, verbose=0)
         self.assertEqual(set(history), {"loss", "time"})
@@ -598,11 +653,16 @@ class Training(unittest.TestCase):
         for verbose, lines in ((0, 0), (1, 3)):
             out = io.StringIO()
             with contextlib.redirect_stdout(out):
-                mlp.Network([2, 8, 3], seed=0).fit(X, y, epochs=3, validation_split=0.2, verbose=verbose)
+                history = mlp.Network([2, 8, 3], seed=0).fit(X, y, epochs=3, validation_split=0.2, verbose=verbose)
             printed = out.getvalue().splitlines()
             self.assertEqual(len(printed), lines)
-            for line in printed:
+            for epoch, line in enumerate(printed):
                 self.assertRegex(line, r"^epoch \d/3 .*loss .*accuracy .*val_loss .*val_accuracy .*samples/s$")
+                # the figures are the history's, the accuracies in percent
+                for key in ("loss", "accuracy", "val_loss", "val_accuracy"):
+                    shown = float(re.search(rf"(?<![a-z_]){key} ([\d.]+)", line).group(1))
+                    scale = 100 if "accuracy" in key else 1
+                    self.assertAlmostEqual(shown, scale * history[key][epoch], delta=0.006, msg=(key, line))
 
     def test_validation_split_is_random_not_the_last_rows(self):
         # The last quarter of the rows is the only place class 2 occurs: a split that took the
@@ -624,6 +684,14 @@ class Training(unittest.TestCase):
         best = int(np.argmin(history["val_loss"]))
         self.assertLess(len(history["val_loss"]), 200)
         self.assertEqual(len(history["val_loss"]), best + 1 + 3)
+        self.assertEqual(net.evaluate(X[40:], y[40:])["loss"], history["val_loss"][best])
+        # The same run, given only 2 epochs past the best: the epochs run out before the
+        # patience does, and the best weights still come back.
+        net = mlp.Network([10, 64, 64, 3], seed=0)
+        history = net.fit(X[:40], y[:40], epochs=best + 3, batch_size=8, lr=0.01,
+                          validation_data=(X[40:], y[40:]), early_stopping=3, verbose=0)
+        self.assertEqual(int(np.argmin(history["val_loss"])), best)
+        self.assertNotEqual(history["val_loss"][-1], history["val_loss"][best])
         self.assertEqual(net.evaluate(X[40:], y[40:])["loss"], history["val_loss"][best])
 
     def test_ctrl_c_keeps_the_weights_and_returns_the_history_so_far(self):
@@ -648,23 +716,26 @@ class Training(unittest.TestCase):
         self.assertIs(signal.getsignal(signal.SIGINT), signal.default_int_handler)
         self.assertTrue(all(np.isfinite(W).all() for W in net.weights))
 
-    def test_ctrl_c_in_the_first_epoch_or_as_an_exception(self):
+    def test_ctrl_c_in_the_first_epoch_and_a_second_ctrl_c_or_an_exception_that_stops_at_once(self):
         X, y = spiral(40)
-        for how in ("signal", "exception"):
+        for how in ("signal", "twice", "exception"):
             net = mlp.Network([2, 8, 3], seed=0)
             before = net.weights[0].copy()
 
             def interrupt(x_batch, rng):
-                if how == "signal":
-                    signal.raise_signal(signal.SIGINT)
-                    return x_batch
-                raise KeyboardInterrupt
+                if how == "exception":
+                    raise KeyboardInterrupt
+                signal.raise_signal(signal.SIGINT)      # fit finishes this batch, then stops ...
+                if how == "twice":
+                    signal.raise_signal(signal.SIGINT)  # ... but a second Ctrl-C stops it here
+                return x_batch
 
             history = net.fit(X, y, epochs=3, augment=interrupt, validation_split=0.2,
                               early_stopping=2, verbose=0)
             self.assertEqual(history["loss"], [])
             self.assertEqual(history["val_loss"], [])
-            self.assertEqual(np.array_equal(net.weights[0], before), how == "exception")
+            self.assertEqual(np.array_equal(net.weights[0], before), how != "signal")  # no step taken
+            self.assertIs(signal.getsignal(signal.SIGINT), signal.default_int_handler)
 
     def test_a_diverging_loss_stops_with_a_clear_error_and_keeps_finite_weights(self):
         X = np.linspace(-1, 1, 64).reshape(-1, 1)
@@ -688,6 +759,15 @@ class Training(unittest.TestCase):
                 replay = network(epoch - 1)
                 for W, W_replay in zip(net.weights + net.biases, replay.weights + replay.biases):
                     np.testing.assert_array_equal(W, W_replay)
+        # The last update of an epoch overflows the weights: the epoch's loss, that of the
+        # outputs before the update, is finite, but the weights are not. One batch, so one
+        # update, at a rate that takes a gradient above 1.2 past float32's largest number.
+        net = network()
+        before = [W.copy() for W in net.weights + net.biases]
+        with np.errstate(all="ignore"), self.assertRaisesRegex(FloatingPointError, "diverged in epoch 1"):
+            net.fit(X, y, epochs=1, batch_size=64, optimizer=mlp.SGD(lr=3e38), verbose=0)
+        for W, W_before in zip(net.weights + net.biases, before):
+            np.testing.assert_array_equal(W, W_before)
 
     def test_ctrl_c_in_a_diverging_epoch_still_raises_and_keeps_the_last_finite_epoch(self):
         X = np.linspace(-1, 1, 64).reshape(-1, 1)
@@ -785,6 +865,9 @@ class Training(unittest.TestCase):
             with self.subTest(validation_split=validation_split):
                 training_rows = set(epochs[0])
                 self.assertEqual(len(training_rows), n_train)  # each row once, and no held-out row
+                if validation_split:  # held out at random: neither the first rows nor the last
+                    held_out = set(range(40)) - training_rows
+                    self.assertNotIn(held_out, (set(range(10)), set(range(30, 40))))
                 for epoch in epochs:
                     self.assertEqual(sorted(epoch), sorted(training_rows))
                 self.assertFalse(np.array_equal(epochs[0], epochs[1]))
@@ -849,6 +932,10 @@ class Training(unittest.TestCase):
                 np.testing.assert_array_equal(prediction.reshape(7, k), (proba > 0.5).astype(int))
             else:
                 np.testing.assert_array_equal(prediction, proba)
+        # predict_proba runs 4,096 rows at a time: every row comes back, in its place
+        many = rng.standard_normal((2 * 4096 + 100, 3))
+        net = mlp.Network([3, 5, 4], seed=0, dtype="float64")
+        np.testing.assert_allclose(net.predict_proba(many), net.feedforward(many)[1][-1], rtol=1e-12)
         net = mlp.Network([3, 5, 2], output="identity", seed=0)
         self.assertEqual(set(net.evaluate(X, rng.standard_normal((7, 2)))), {"loss"})
         net = mlp.Network([3, 5, 2], seed=0)
@@ -900,6 +987,7 @@ class Errors(unittest.TestCase):
             (TypeError, r"X must hold numbers", lambda: self.net.predict([["a", "b", "c", "d"]])),
             (ValueError, r"epochs must be a positive integer; got 0", lambda: self.fits(epochs=0)),
             (TypeError, r"epochs must be an integer; got 2\.5", lambda: self.fits(epochs=2.5)),
+            (TypeError, r"epochs must be an integer; got True", lambda: self.fits(epochs=True)),
             (ValueError, r"batch_size must be a positive integer; got -1", lambda: self.fits(batch_size=-1)),
             (ValueError, r"lr must be positive; got 0", lambda: self.fits(lr=0)),
             (ValueError, r"lr must be positive; got -0\.1", lambda: mlp.SGD(lr=-0.1)),
@@ -984,7 +1072,7 @@ class Errors(unittest.TestCase):
         huge = np.full((2, 4), 3e38, np.float32)  # finite, but their float32 sum is inf
         with np.errstate(all="raise"):
             np.testing.assert_array_equal(net.predict(huge), [0, 0])
-        for bad in ([np.inf, -np.inf, 0, 0], [np.inf, 0, 0, 0], [0, np.nan, 0, 0]):
+        for bad in ([np.inf, -np.inf, 0, 0], [np.inf, 0, 0, 0], [-np.inf, 0, 0, 0], [0, np.nan, 0, 0]):
             X = np.array([bad, [0, 0, 0, 0]], np.float32)
             with self.subTest(bad=bad), self.assertRaisesRegex(ValueError, "X contains NaN or inf"):
                 net.predict(X)
@@ -1006,13 +1094,16 @@ class Saving(unittest.TestCase):
 
     def test_round_trip_gives_identical_predictions(self):
         X, y = spiral(20)
-        for dtype, hidden, output in (("float32", ["tanh", "relu"], "softmax"), ("float64", ["elu", "sigmoid"], "sigmoid")):
-            net = mlp.Network([2, 6, 5, 3], hidden=hidden, output=output, seed=0, dtype=dtype)
+        cases = (("float32", ["tanh", "relu"], "softmax", None), ("float64", ["elu", "sigmoid"], "sigmoid", None),
+                 ("float32", ["relu", "relu"], "sigmoid", "mse"))  # not the output's natural loss
+        for dtype, hidden, output, loss in cases:
+            net = mlp.Network([2, 6, 5, 3], hidden=hidden, output=output, loss=loss, seed=0, dtype=dtype)
             net.fit(X, np.eye(3)[y], epochs=2, verbose=0)
             net.save(self.path)
             loaded = mlp.Network.load(self.path)
             self.assertEqual(repr(loaded), repr(net))
             np.testing.assert_array_equal(loaded.predict_proba(X), net.predict_proba(X))
+            self.assertEqual(loaded.evaluate(X, np.eye(3)[y]), net.evaluate(X, np.eye(3)[y]))
             self.assertEqual(os.listdir(self.folder.name), ["model.npz"])
         net = mlp.Network([3, 2], output="identity", seed=0)  # no hidden layer at all
         net.save(self.path)
@@ -1036,6 +1127,10 @@ class Saving(unittest.TestCase):
     def test_load_rejects_pickles_and_malformed_files(self):
         good = mlp.Network([2, 3, 2], seed=0)
         good.save(self.path)
+        with mock.patch.object(np.lib.format, "read_array", wraps=np.lib.format.read_array) as read:
+            mlp.Network.load(self.path)
+        self.assertEqual(read.call_count, 8)  # every array, each read with allow_pickle=False
+        self.assertTrue(all(call.kwargs.get("allow_pickle") is False for call in read.call_args_list))
         with np.load(self.path) as data:
             arrays = dict(data)
 
@@ -1375,6 +1470,9 @@ class MnistLoader(unittest.TestCase):
             self.assert_loaded(mlp.load_mnist(self.cache))
             with mock.patch.dict(os.environ, {"MLP_DATA": self.cache}):
                 self.assert_loaded(mlp.load_mnist(download=False))
+            # data_dir, when given, wins over $MLP_DATA
+            with mock.patch.dict(os.environ, {"MLP_DATA": os.path.join(self.folder.name, "elsewhere")}):
+                self.assert_loaded(mlp.load_mnist(self.cache, download=False))
         self.assertEqual(server.requests, [])
 
     def test_both_spellings_gzipped_or_not(self):
@@ -1415,6 +1513,8 @@ class MnistLoader(unittest.TestCase):
              r"t10k-images-idx3-ubyte: magic number \d+, but IDX images have 2051"),
             ({"train-labels-idx1-ubyte": idx_bytes(np.where(np.arange(30) == 17, 200, labels), 2049)},
              r"train-labels-idx1-ubyte: labels must be 0-9; found 200 at index 17 \(1 in all\)"),
+            ({"t10k-labels-idx1-ubyte": idx_bytes(np.where(np.arange(10) == 3, 10, self.arrays["t10k-labels-idx1-ubyte"]), 2049)},
+             r"t10k-labels-idx1-ubyte: labels must be 0-9; found 10 at index 3 \(1 in all\)"),
             ({"t10k-labels-idx1-ubyte": struct.pack(">II", 2049, 10_001) + bytes(10_001)},
              r"t10k-labels-idx1-ubyte: its header announces 10,001 labels; the published file has 10,000"),
         ]
@@ -1695,7 +1795,7 @@ class CommandLine(unittest.TestCase):
         self.folder = tempfile.TemporaryDirectory()
         self.data = os.path.join(self.folder.name, "data")
         os.makedirs(self.data)
-        payloads, _ = fake_mnist(n_train=200, n_test=50)
+        payloads, self.arrays = fake_mnist(n_train=200, n_test=50)
         for name, data in payloads.items():
             with open(os.path.join(self.data, name + ".gz"), "wb") as f:
                 f.write(gzip.compress(data))
@@ -1722,7 +1822,11 @@ class CommandLine(unittest.TestCase):
         self.assertIn("confusion matrix", out)
         matrix = [line for line in lines if re.match(r"^\s+\d\s+(\d+\s+){9}\d+$", line)]
         self.assertEqual(len(matrix), 10)
-        self.assertEqual(sum(sum(map(int, row.split()[1:])) for row in matrix), 50)
+        counts = np.array([list(map(int, row.split()[1:])) for row in matrix])
+        labels = self.arrays["t10k-labels-idx1-ubyte"]
+        np.testing.assert_array_equal(counts.sum(axis=1), np.bincount(labels, minlength=10))  # a row per true class
+        # the accuracy is the matrix's diagonal, in percent
+        self.assertEqual(lines[-1], f"test accuracy: {100 * np.trace(counts) / len(labels):.2f}%")
         net = mlp.Network.load(model)
         self.assertEqual(net.sizes, [784, 16, 10])
         with open(png, "rb") as f:
@@ -1759,7 +1863,10 @@ class CommandLine(unittest.TestCase):
             stderr=subprocess.PIPE, text=True)
         lines = []
         while len([line for line in lines if line.startswith("epoch ")]) < 2:
-            lines.append(process.stdout.readline())
+            line = process.stdout.readline()
+            if not line:  # it ended by itself: the checks below say how
+                break
+            lines.append(line)
         process.send_signal(signal.SIGINT)
         out, err = process.communicate(timeout=60)
         lines += out.splitlines()
@@ -1797,6 +1904,45 @@ class CommandLine(unittest.TestCase):
         self.assertEqual((picture[1, 1], picture[1, 2], picture[1, 3]), (255, 0, 128))
         self.assertEqual(picture[28, 29 + 28], 255)
         self.assertEqual(picture[0].max(), 0)  # the separating lines are black
+        # a picture wider than high (30 x 59 pixels) survives its PNG
+        np.testing.assert_array_equal(decode_png(mlp._png(picture)), picture)
+
+    def test_the_confusion_matrix_has_a_row_per_true_class(self):
+        # labels 0 0 1 2, predicted 0 1 1 1: class 0 once right and once taken for 1, and so on
+        lines = mlp._confusion_lines(np.array([0, 0, 1, 2]), np.array([0, 1, 1, 1]), ("0", "1", "2"))
+        self.assertEqual([line.split() for line in lines],
+                         [["0", "1", "2"], ["0", "1", "1", "0"], ["1", "0", "1", "0"], ["2", "0", "1", "0"]])
+
+    def test_the_recipe_and_the_flags_that_override_it_reach_fit(self):
+        calls = []
+        real_fit = mlp.Network.fit
+
+        def fit(net, *args, **kwargs):
+            calls.append(kwargs)
+            return real_fit(net, *args, **kwargs)
+
+        with mock.patch.object(mlp.Network, "fit", fit):
+            for flags in (["--shift", "1"], ["--no-flip", "--dropout", "0"]):
+                status, out, err = self.run_main("--dataset", "fashion", "--data-dir", self.data, "--no-download",
+                                                 "--epochs", "1", "--hidden", "4", *flags)
+                self.assertEqual(status, 0, err)
+        recipe, flagged, zeroed = mlp.RECIPES["fashion"], *calls
+        self.assertEqual((flagged["epochs"], flagged["batch_size"], flagged["dropout"], flagged["l2"]),
+                         (1, recipe["batch_size"], recipe["dropout"], recipe["l2"]))
+        self.assertTrue(recipe["flip"] and recipe["dropout"] and not recipe["shift"])
+        self.assertEqual(zeroed["dropout"], 0.0)  # a flag of 0 overrides the recipe
+        self.assertIsNone(zeroed["augment"])      # --no-flip, and the recipe's shift of 0
+        # --shift 1 with the recipe's mirrors: one bright pixel per image, at row 10, column 5,
+        # lands one pixel away at most, mirrored (column 22) in about half of the images.
+        X = np.zeros((400, 784), np.float32)
+        X[:, 10 * 28 + 5] = 1.0
+        images = flagged["augment"](X, np.random.default_rng(0)).reshape(-1, 28, 28)
+        _, rows, columns = np.nonzero(images)
+        self.assertEqual(len(rows), 400)
+        self.assertLessEqual(set(rows), {9, 10, 11})
+        self.assertLessEqual(set(columns), {4, 5, 6, 21, 22, 23})
+        self.assertGreater(len(set(zip(rows, columns))), 9)  # shifts and mirrors both happen
+        self.assertTrue(140 < np.sum(columns > 13) < 260)
 
     def test_bad_flags_and_unusable_data_exit_with_one_line(self):
         empty = os.path.join(self.folder.name, "empty")
