@@ -580,8 +580,9 @@ class Network:
         Returns the history: per-epoch lists "loss", "accuracy" (classifiers), "val_loss",
         "val_accuracy" (with validation data) and "time" (seconds). The training loss and
         accuracy are those of the batches' outputs, as the network was while it learned.
-        Ctrl-C stops after the current batch and keeps what was learned. A loss that turns NaN
-        or inf, in a whole or an interrupted epoch, raises FloatingPointError and keeps the
+        Ctrl-C stops after the current batch and keeps what was learned; a second Ctrl-C stops
+        at once and keeps the weights of the last whole epoch. A loss or weights that turn NaN
+        or inf, in a whole or an interrupted epoch, raise FloatingPointError and keep the
         weights, and the optimizer's state, of the last finite epoch.
         """
         x, Y = self._data(X, y)
@@ -606,8 +607,8 @@ class Network:
             metrics += ["val_" + name for name in metrics]
         history = {name: [] for name in metrics + ["time"]}
         steps = math.ceil(len(train) / batch_size)
-        last_finite = self._params.copy()  # what a NaN loss falls back to, with the optimizer's
-        optimizer._checkpoint()
+        last_finite = self._params.copy()  # what a NaN loss or a second Ctrl-C falls back to,
+        optimizer._checkpoint()            # with the optimizer's state
         best_params, best_epoch, best_loss = self._params.copy(), 0, math.inf
 
         with _CtrlC() as ctrl_c:
@@ -619,15 +620,20 @@ class Network:
                     x, Y, order, batch_size, optimizer,
                     lambda i: lr * schedule((first_step + i) / (epochs * steps)),
                     l2, dropout, augment, ctrl_c)
-                if loss is not None and not (math.isfinite(loss) and _all_finite(self._params)):
-                    self._params[...] = last_finite
+                kept = f"those after epoch {epoch - 1}" if epoch > 1 else "those fit started from"
+                if loss is None or not (math.isfinite(loss) and _all_finite(self._params)):
+                    self._params[...] = last_finite  # back to the end of the last whole epoch
                     optimizer._rollback()
-                    raise FloatingPointError(
-                        f"training diverged in epoch {epoch}: the loss became {loss}. The weights "
-                        f"are those after epoch {epoch - 1}; try a smaller learning rate than {lr:g}.")
+                    if loss is not None:
+                        what = ("the weights overflowed" if math.isfinite(loss)
+                                else f"the loss became {loss}")
+                        raise FloatingPointError(
+                            f"training diverged in epoch {epoch}: {what}. The weights are {kept}; "
+                            f"try a smaller learning rate than {lr:g}.")
                 if ctrl_c.pressed:
                     if verbose:
-                        print(f"interrupted in epoch {epoch}: keeping the weights learned so far")
+                        print(f"interrupted in epoch {epoch}: keeping the weights "
+                              f"{'learned so far' if loss is not None else kept}")
                     break
                 np.copyto(last_finite, self._params)
                 optimizer._checkpoint()
@@ -660,9 +666,9 @@ class Network:
                ctrl_c):
         """One pass over the rows of x in the given order, one training step per batch;
         learning_rate(i) is the rate of the i-th step. Returns the mean loss and accuracy of
-        the batches' outputs (None if Ctrl-C came before the first step was done) and the
-        number of rows seen. Stops early on Ctrl-C, and returns a NaN loss if numpy raises
-        FloatingPointError (under np.errstate(all="raise"))."""
+        the batches' outputs and the number of rows seen. Stops after the step in which Ctrl-C
+        came; returns a NaN loss if numpy raises FloatingPointError (under np.errstate(
+        all="raise")), and None if KeyboardInterrupt cut the epoch short, maybe inside a step."""
         outputs = np.empty((len(order), self.sizes[-1]), self.dtype)  # scored once, at the end
         seen = 0
         try:
@@ -679,10 +685,9 @@ class Network:
                     break
         except FloatingPointError:
             return math.nan, math.nan, seen
-        except KeyboardInterrupt:  # where fit could not take over Ctrl-C, or a second Ctrl-C
+        except KeyboardInterrupt:  # a second Ctrl-C, or one where fit could not take over Ctrl-C
             ctrl_c.pressed = True
-        if not seen:
-            return None, None, 0  # interrupted before the first step was done
+            return None, None, seen
         with np.errstate(over="ignore", invalid="ignore"):  # a loss that is not finite is returned
             return (*self._score(outputs[:seen], Y.take(order[:seen], axis=0)), seen)
 

@@ -764,10 +764,39 @@ class Training(unittest.TestCase):
         # update, at a rate that takes a gradient above 1.2 past float32's largest number.
         net = network()
         before = [W.copy() for W in net.weights + net.biases]
-        with np.errstate(all="ignore"), self.assertRaisesRegex(FloatingPointError, "diverged in epoch 1"):
+        with np.errstate(all="ignore"), self.assertRaisesRegex(
+                FloatingPointError, "diverged in epoch 1: the weights overflowed. The weights are "
+                                    "those fit started from"):
             net.fit(X, y, epochs=1, batch_size=64, optimizer=mlp.SGD(lr=3e38), verbose=0)
         for W, W_before in zip(net.weights + net.biases, before):
             np.testing.assert_array_equal(W, W_before)
+
+    def test_a_second_ctrl_c_inside_an_update_keeps_the_last_whole_epoch(self):
+        # The second Ctrl-C raises KeyboardInterrupt wherever the code is: here, between two
+        # slices of an optimizer step, which leaves that step half done. fit gives the epoch up.
+        X, y = spiral(40)
+        for make in (mlp.Adam, mlp.SGD):
+            net, replay = mlp.Network([2, 8, 3], seed=0), mlp.Network([2, 8, 3], seed=0)
+            optimizer, replay_optimizer = make(), make()
+            optimizer.chunk = replay_optimizer.chunk = 20  # 59 parameters: three slices
+            replay.fit(X, y, epochs=1, batch_size=16, optimizer=replay_optimizer, verbose=0)
+            real_update, calls = optimizer._update, []
+
+            def update(*args):
+                calls.append(1)
+                if len(calls) == 8 * 3 + 2 * 3 + 2:  # epoch 2, step 3, slice 2
+                    raise KeyboardInterrupt
+                real_update(*args)
+
+            optimizer._update = update
+            history = net.fit(X, y, epochs=3, batch_size=16, optimizer=optimizer, verbose=0)
+            with self.subTest(optimizer=make.__name__):
+                self.assertEqual(len(history["loss"]), 1)
+                self.assertEqual(optimizer.t, replay_optimizer.t)
+                for W, W_replay in zip(net.weights + net.biases, replay.weights + replay.biases):
+                    np.testing.assert_array_equal(W, W_replay)
+                for s, s_replay in zip(optimizer._state, replay_optimizer._state):
+                    np.testing.assert_array_equal(s, s_replay)
 
     def test_ctrl_c_in_a_diverging_epoch_still_raises_and_keeps_the_last_finite_epoch(self):
         X = np.linspace(-1, 1, 64).reshape(-1, 1)
