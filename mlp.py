@@ -1492,7 +1492,7 @@ RECIPES = {
     "mnist": {"hidden": [512, 512], "epochs": 20, "batch_size": 128, "dropout": 0.2,
               "l2": 0.0, "shift": 1, "flip": False},
     "fashion": {"hidden": [512, 512], "epochs": 30, "batch_size": 128, "dropout": 0.3,
-                "l2": 0.0, "shift": 0, "flip": True},
+                "l2": 0.0, "shift": 0, "flip": False},
 }
 
 
@@ -1549,8 +1549,9 @@ class _Parser(argparse.ArgumentParser):
 def _parser() -> argparse.ArgumentParser:
     def default(key: str) -> str:
         def shown(value):
-            return {True: "on", False: "off"}.get(value, value) if not isinstance(value, list) \
-                else " ".join(map(str, value))
+            if isinstance(value, bool):
+                return "on" if value else "off"
+            return " ".join(map(str, value)) if isinstance(value, list) else value
         return "default: " + ", ".join(f"{shown(recipe[key])} for {dataset}"
                                        for dataset, recipe in RECIPES.items())
 

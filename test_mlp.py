@@ -1951,17 +1951,17 @@ class CommandLine(unittest.TestCase):
             return real_fit(net, *args, **kwargs)
 
         with mock.patch.object(mlp.Network, "fit", fit):
-            for flags in (["--shift", "1"], ["--no-flip", "--dropout", "0"]):
+            for flags in (["--shift", "1", "--flip"], ["--no-flip", "--dropout", "0"]):
                 status, out, err = self.run_main("--dataset", "fashion", "--data-dir", self.data, "--no-download",
                                                  "--epochs", "1", "--hidden", "4", *flags)
                 self.assertEqual(status, 0, err)
         recipe, flagged, zeroed = mlp.RECIPES["fashion"], *calls
         self.assertEqual((flagged["epochs"], flagged["batch_size"], flagged["dropout"], flagged["l2"]),
                          (1, recipe["batch_size"], recipe["dropout"], recipe["l2"]))
-        self.assertTrue(recipe["flip"] and recipe["dropout"] and not recipe["shift"])
+        self.assertTrue(recipe["dropout"] and not recipe["shift"])
         self.assertEqual(zeroed["dropout"], 0.0)  # a flag of 0 overrides the recipe
         self.assertIsNone(zeroed["augment"])      # --no-flip, and the recipe's shift of 0
-        # --shift 1 with the recipe's mirrors: one bright pixel per image, at row 10, column 5,
+        # --shift 1 with mirrors: one bright pixel per image, at row 10, column 5,
         # lands one pixel away at most, mirrored (column 22) in about half of the images.
         X = np.zeros((400, 784), np.float32)
         X[:, 10 * 28 + 5] = 1.0
