@@ -1633,8 +1633,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                    ([random_flip()] if recipe["flip"] else [])
         print(f"{args.dataset}: {len(X):,} training and {len(X_test):,} test images; "
               f"network {'-'.join(map(str, net.sizes))}")
+        shifts = f"shifts up to {recipe['shift']} px" if recipe["shift"] else "no shifts"
         print(f"{args.optimizer}, lr {lr:g}, schedule {args.schedule}, batch {recipe['batch_size']}, "
-              f"dropout {recipe['dropout']}, l2 {recipe['l2']:g}, shifts up to {recipe['shift']} px, "
+              f"dropout {recipe['dropout']}, l2 {recipe['l2']:g}, {shifts}, "
               f"{'mirrors' if recipe['flip'] else 'no mirrors'}")
         history = net.fit(X, y, epochs=recipe["epochs"], batch_size=recipe["batch_size"],
                           optimizer=args.optimizer, lr=lr, l2=recipe["l2"],

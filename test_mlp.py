@@ -1918,6 +1918,7 @@ class CommandLine(unittest.TestCase):
                           "Sneaker", "Bag", "Ankle"])
         self.assertTrue(all(len(line) <= 100 for line in out.splitlines()), out)
         self.assertEqual(sum(sum(map(int, row.split()[-10:])) for row in rows), 50)
+        self.assertIn("dropout 0.3, l2 0, no shifts, no mirrors", out)  # the recipe, said plainly
 
     def test_help_gives_each_datasets_recipe(self):
         help_text = mlp._parser().format_help()
