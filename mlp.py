@@ -65,6 +65,7 @@ import io
 import math
 import os
 import signal
+import stat
 import struct
 import sys
 import threading
@@ -609,53 +610,69 @@ class Network:
         steps = math.ceil(len(train) / batch_size)
         last_finite = self._params.copy()  # what a NaN loss or a second Ctrl-C falls back to,
         optimizer._checkpoint()            # with the optimizer's state
+        whole = 0                          # the epoch whose weights last_finite holds
         best_params, best_epoch, best_loss = self._params.copy(), 0, math.inf
 
+        def kept() -> str:
+            return f"those after epoch {whole}" if whole else "those fit started from"
+
         with _CtrlC() as ctrl_c:
-            for epoch in range(1, epochs + 1):
-                start = time.perf_counter()
-                order = self._rng.permutation(train) if shuffle else train
-                first_step = (epoch - 1) * steps
-                loss, accuracy, seen = self._epoch(
-                    x, Y, order, batch_size, optimizer,
-                    lambda i: lr * schedule((first_step + i) / (epochs * steps)),
-                    l2, dropout, augment, ctrl_c)
-                kept = f"those after epoch {epoch - 1}" if epoch > 1 else "those fit started from"
-                if loss is None or not (math.isfinite(loss) and _all_finite(self._params)):
-                    self._params[...] = last_finite  # back to the end of the last whole epoch
-                    optimizer._rollback()
-                    if loss is not None:
-                        what = ("the weights overflowed" if math.isfinite(loss)
-                                else f"the loss became {loss}")
-                        raise FloatingPointError(
-                            f"training diverged in epoch {epoch}: {what}. The weights are {kept}; "
-                            f"try a smaller learning rate than {lr:g}.")
-                if ctrl_c.pressed:
-                    if verbose:
-                        print(f"interrupted in epoch {epoch}: keeping the weights "
-                              f"{'learned so far' if loss is not None else kept}")
-                    break
-                np.copyto(last_finite, self._params)
-                optimizer._checkpoint()
-                samples_per_second = seen / (time.perf_counter() - start)
-
-                scores = (loss, accuracy) + (self._metrics(*validation) if validation else ())
-                for name, value in zip(metrics, [s for s in scores if s is not None]):
-                    history[name].append(value)  # accuracy is None for regression
-                history["time"].append(time.perf_counter() - start)
-                if verbose:
-                    print(_epoch_line(epoch, epochs, history, samples_per_second), flush=True)
-
-                if early_stopping:
-                    val_loss = history["val_loss"][-1]
-                    if val_loss < best_loss:
-                        best_params[...], best_epoch, best_loss = self._params, epoch, val_loss
-                    elif epoch - best_epoch >= early_stopping:
+            try:
+                for epoch in range(1, epochs + 1):
+                    start = time.perf_counter()
+                    order = self._rng.permutation(train) if shuffle else train
+                    first_step = (epoch - 1) * steps
+                    loss, accuracy, seen = self._epoch(
+                        x, Y, order, batch_size, optimizer,
+                        lambda i: lr * schedule((first_step + i) / (epochs * steps)),
+                        l2, dropout, augment, ctrl_c)
+                    if loss is None or not (math.isfinite(loss) and _all_finite(self._params)):
+                        self._params[...] = last_finite  # back to the end of the last whole epoch
+                        optimizer._rollback()
+                        if loss is not None:
+                            what = ("the weights overflowed" if math.isfinite(loss)
+                                    else f"the loss became {loss}")
+                            raise FloatingPointError(
+                                f"training diverged in epoch {epoch}: {what}. The weights are "
+                                f"{kept()}; try a smaller learning rate than {lr:g}.")
+                    if ctrl_c.pressed:
                         if verbose:
-                            print(f"early stopping: no better validation loss for "
-                                  f"{early_stopping} epochs")
+                            print(f"interrupted in epoch {epoch}: keeping the weights "
+                                  f"{'learned so far' if loss is not None else kept()}")
                         break
-        if early_stopping and best_epoch and not ctrl_c.pressed:
+                    np.copyto(last_finite, self._params)
+                    optimizer._checkpoint()
+                    whole = epoch
+                    samples_per_second = seen / (time.perf_counter() - start)
+
+                    scores = (loss, accuracy) + (self._metrics(*validation) if validation else ())
+                    if ctrl_c.pressed:  # while scoring: the epoch is not reported, as above
+                        if verbose:
+                            print(f"interrupted in epoch {epoch}: keeping the weights "
+                                  f"learned so far")
+                        break
+                    for name, value in zip(metrics, [s for s in scores if s is not None]):
+                        history[name].append(value)  # accuracy is None for regression
+                    history["time"].append(time.perf_counter() - start)
+                    if verbose:
+                        print(_epoch_line(epoch, epochs, history, samples_per_second), flush=True)
+
+                    if early_stopping:
+                        val_loss = history["val_loss"][-1]
+                        if val_loss < best_loss:
+                            best_params[...], best_epoch, best_loss = self._params, epoch, val_loss
+                        elif epoch - best_epoch >= early_stopping:
+                            if verbose:
+                                print(f"early stopping: no better validation loss for "
+                                      f"{early_stopping} epochs")
+                            break
+            except KeyboardInterrupt:  # a second Ctrl-C outside a step, while scoring, say
+                ctrl_c.pressed = True
+                self._params[...] = last_finite
+                optimizer._rollback()
+                if verbose:
+                    print(f"interrupted: keeping the weights {kept()}")
+        if early_stopping and best_epoch not in (0, len(history["time"])) and not ctrl_c.pressed:
             self._params[...] = best_params
             if verbose:
                 print(f"restored the weights of epoch {best_epoch} "
@@ -795,16 +812,20 @@ class Network:
     def load(cls, path: str | os.PathLike) -> Network:
         """Read a network written by save; a file that does not hold one raises ValueError.
 
-        It never unpickles, and it checks every array's name, then its shape and dtype (from
-        the header of each .npy file in the .npz archive) against the sizes the file declares
-        before it reads an array or allocates the network.
+        It never unpickles. It checks the number and names of the arrays, then each one's
+        shape and dtype (from the header of its .npy file in the .npz archive) against the
+        sizes the file declares, and that it holds that many bytes (read through in chunks),
+        before it allocates the network: a hostile file costs neither memory nor much time.
         """
         try:
+            if not stat.S_ISREG(os.stat(path).st_mode):  # a FIFO or /dev/zero would never end
+                raise ValueError("it is not a regular file")
             with zipfile.ZipFile(path) as archive:
                 return cls._from_archive(archive)
         except FileNotFoundError:
             raise
-        except (OSError, ValueError, TypeError, KeyError, EOFError, zipfile.BadZipFile) as e:
+        except (OSError, ValueError, TypeError, KeyError, EOFError, RuntimeError, zlib.error,
+                zipfile.BadZipFile) as e:  # RuntimeError: encrypted, or an unknown compression
             raise ValueError(f"{os.fsdecode(path)} is not a model saved by Network.save: "
                              f"{e}") from None
 
@@ -812,7 +833,9 @@ class Network:
     def _from_archive(cls, archive: zipfile.ZipFile) -> Network:
         """The network that save wrote into this .npz archive (a zip of .npy files)."""
         def header(name):
-            """The shape and dtype a member declares, after checking that its size agrees."""
+            """The shape and dtype a member declares, after checking that it holds that many
+            bytes: by the zip's entry, then by reading it through in chunks, since the entry
+            may lie too (the zip checks its CRC at the end)."""
             info = archive.getinfo(name + ".npy")
             with archive.open(info) as f:
                 version = np.lib.format.read_magic(f)
@@ -822,10 +845,17 @@ class Network:
                     raise ValueError(f"{name} is an .npy file of version {version}")
                 shape, _, dtype = read(f)
                 size = f.tell() + math.prod(shape) * dtype.itemsize
-            # deflate expands at most ~1032 times: a member claiming more is a zip bomb's
-            if info.file_size != size or info.file_size > 1100 * info.compress_size + 4096:
-                raise ValueError(f"{name} declares {shape} of {dtype} but holds "
-                                 f"{info.file_size} bytes ({info.compress_size} compressed)")
+                # deflate expands at most ~1032 times: a member claiming more is a zip bomb's
+                if info.file_size != size or info.file_size > 1100 * info.compress_size + 4096:
+                    raise ValueError(f"{name} declares {shape} of {dtype} but holds "
+                                     f"{info.file_size} bytes ({info.compress_size} compressed)")
+                held = f.tell()
+                while chunk := f.read(1 << 20):
+                    held += len(chunk)
+            if held != size:
+                raise ValueError(f"{name} declares {shape} of {dtype} but holds {held} bytes")
+            if dtype.kind == "U" and dtype.itemsize > 4 * 64:
+                raise ValueError(f"{name} holds text of {dtype.itemsize // 4} characters")
             return shape, dtype
 
         def read(name):
@@ -837,10 +867,13 @@ class Network:
             raise ValueError(f"sizes must be a 1-D integer array of 2 or more widths; "
                              f"got {dtype} of shape {shape}")
         n_layers = shape[0] - 1
+        found = sorted(name[:-4] if name.endswith(".npy") else name for name in archive.namelist())
+        if len(found) != 2 * n_layers + 4:  # counted first: sizes may declare millions of layers
+            raise ValueError(f"sizes declares {n_layers} layers, which take {2 * n_layers + 4} "
+                             f"arrays; found {len(found)}: {found[:20]}")
         names = ["hidden", "output", "loss"]
         layers = [f"{kind}_{l}" for kind in ("weights", "biases") for l in range(n_layers)]
         expected = sorted(["sizes"] + names + layers)
-        found = sorted(name[:-4] if name.endswith(".npy") else name for name in archive.namelist())
         if found != expected:
             raise ValueError(f"expected the arrays {expected}; found {found}")
         sizes = [int(n) for n in read("sizes")]
@@ -1157,6 +1190,8 @@ def _temporary_beside(path: str):
     """(name, file): a new file, open for writing, in the folder of path, where it can be renamed
     to path. Raises if path is anything but a regular file or nothing, or if the folder does not
     exist or cannot be written to."""
+    if not path:
+        raise ValueError("the path to write to is empty")
     if os.path.islink(path) or os.path.lexists(path) and not os.path.isfile(path):
         raise ValueError(f"{path} exists and is not a regular file: refusing to replace it")
     folder = os.path.dirname(path) or "."
@@ -1307,7 +1342,7 @@ def load_mnist(data_dir: str | os.PathLike | None = None, dataset: str = "mnist"
     """
     if dataset not in MIRRORS:
         raise ValueError(f"unknown dataset {dataset!r}; choose from {_names(MIRRORS)}")
-    folder = os.path.expanduser(os.fspath(data_dir or os.environ.get("MLP_DATA")
+    folder = os.path.expanduser(os.fsdecode(data_dir or os.environ.get("MLP_DATA")
                                           or os.path.join("~", ".cache", "mlp", dataset)))
     if os.path.exists(folder) and not os.path.isdir(folder):
         raise NotADirectoryError(f"data_dir {folder} is a file; expected a folder for the IDX files")
@@ -1326,6 +1361,10 @@ def load_mnist(data_dir: str | os.PathLike | None = None, dataset: str = "mnist"
         else:
             array, trusted = _read_idx(path, name, checksums)
             if not trusted:
+                for other in SHA256:  # both datasets' files have the same names: easily mixed up
+                    if other != dataset and _read_idx(path, name, SHA256[other])[1]:
+                        raise ValueError(f"{path} is the published {other} file, not the {dataset} "
+                                         f"one; give each dataset its own folder")
                 warnings.warn(f"{path} is not the published {dataset} file (checksum differs or is "
                               f"unknown); using it because its IDX header and size are valid",
                               stacklevel=2)
@@ -1620,9 +1659,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     recipe = {key: value if getattr(args, key) is None else getattr(args, key)
               for key, value in RECIPES[args.dataset].items()}
     try:
-        for path in (args.save, args.weights_png):  # before minutes of training, not after
+        for flag, path in (("--save", args.save), ("--weights-png", args.weights_png)):
+            if path == "":  # an unset $VARIABLE, say: not a request to write nothing
+                raise ValueError(f"{flag} needs a file name; got an empty one")
             if path:
-                _check_writable(path)
+                _check_writable(path)  # before minutes of training, not after
+        if args.save and args.weights_png and \
+                os.path.realpath(args.save) == os.path.realpath(args.weights_png):
+            raise ValueError(f"--save and --weights-png name the same file, {args.save}")
         net = Network([784, *recipe["hidden"], 10], hidden="relu", output="softmax", seed=args.seed)
         with warnings.catch_warnings():
             warnings.showwarning = lambda message, *rest, **kw: print(f"warning: {message}",
@@ -1657,7 +1701,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 _write_and_say(args.weights_png, lambda path: _write_whole(path, lambda f: f.write(png)),
                                "drew the first-layer weights in")
         print(f"test accuracy: {100 * np.mean(predictions == y_test):.2f}%")
-    except (OSError, ValueError, TypeError, FloatingPointError) as e:
+    except (OSError, ValueError, TypeError, FloatingPointError, MemoryError) as e:
         print(f"mlp.py: error: {e}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

@@ -693,6 +693,14 @@ class Training(unittest.TestCase):
         self.assertEqual(int(np.argmin(history["val_loss"])), best)
         self.assertNotEqual(history["val_loss"][-1], history["val_loss"][best])
         self.assertEqual(net.evaluate(X[40:], y[40:])["loss"], history["val_loss"][best])
+        # Said when it happens, and only then: not when the best epoch is the last one.
+        for epochs, said in ((best + 3, f"restored the weights of epoch {best + 1} "), (best + 1, None)):
+            with contextlib.redirect_stdout(io.StringIO()) as out:
+                mlp.Network([10, 64, 64, 3], seed=0).fit(X[:40], y[:40], epochs=epochs, batch_size=8, lr=0.01,
+                                                        validation_data=(X[40:], y[40:]), early_stopping=3)
+            restored = [line for line in out.getvalue().splitlines() if line.startswith("restored")]
+            self.assertEqual(restored, [line for line in restored if said and line.startswith(said)])
+            self.assertEqual(len(restored), 1 if said else 0)
 
     def test_ctrl_c_keeps_the_weights_and_returns_the_history_so_far(self):
         X, y = spiral(40)  # 120 rows: 8 batches of 16 per epoch
@@ -797,6 +805,53 @@ class Training(unittest.TestCase):
                     np.testing.assert_array_equal(W, W_replay)
                 for s, s_replay in zip(optimizer._state, replay_optimizer._state):
                     np.testing.assert_array_equal(s, s_replay)
+
+    def test_ctrl_c_while_an_epoch_is_scored_is_not_lost(self):
+        X, y = spiral(40)
+        replay = mlp.Network([2, 8, 3], seed=0)
+        replay_optimizer = mlp.Adam()
+        replay.fit(X, y, epochs=2, batch_size=16, optimizer=replay_optimizer, validation_split=0.25, verbose=0)
+        # A first Ctrl-C while the last epoch's validation rows are scored: that epoch's steps
+        # all ran, but it is not reported, so that a caller (the command line) sees it stopped.
+        net = mlp.Network([2, 8, 3], seed=0)
+        real_metrics, calls = net._metrics, []
+
+        def metrics(*args):
+            calls.append(1)
+            if len(calls) == 2:
+                signal.raise_signal(signal.SIGINT)
+            return real_metrics(*args)
+
+        net._metrics = metrics
+        history = net.fit(X, y, epochs=2, batch_size=16, optimizer=mlp.Adam(), validation_split=0.25, verbose=0)
+        self.assertEqual(len(history["loss"]), 1)
+        for W, W_replay in zip(net.weights + net.biases, replay.weights + replay.biases):
+            np.testing.assert_array_equal(W, W_replay)
+        # A second Ctrl-C while an interrupted epoch's outputs are scored: back to the last whole epoch.
+        replay = mlp.Network([2, 8, 3], seed=0)
+        replay_optimizer = mlp.Adam()
+        replay.fit(X, y, epochs=1, batch_size=16, optimizer=replay_optimizer, verbose=0)
+        net, optimizer = mlp.Network([2, 8, 3], seed=0), mlp.Adam()
+        real_score, batches, scores = net._score, [], []
+
+        def first_ctrl_c(x_batch, rng):
+            batches.append(1)
+            if len(batches) == 8 + 2:  # epoch 2, batch 2
+                signal.raise_signal(signal.SIGINT)
+            return x_batch
+
+        def score(*args):
+            scores.append(1)
+            if len(scores) == 2:  # epoch 2's
+                raise KeyboardInterrupt  # what the second Ctrl-C raises, wherever the code is
+            return real_score(*args)
+
+        net._score = score
+        history = net.fit(X, y, epochs=3, batch_size=16, optimizer=optimizer, augment=first_ctrl_c, verbose=0)
+        self.assertEqual(len(history["loss"]), 1)
+        self.assertEqual(optimizer.t, replay_optimizer.t)
+        for W, W_replay in zip(net.weights + net.biases, replay.weights + replay.biases):
+            np.testing.assert_array_equal(W, W_replay)
 
     def test_ctrl_c_in_a_diverging_epoch_still_raises_and_keeps_the_last_finite_epoch(self):
         X = np.linspace(-1, 1, 64).reshape(-1, 1)
@@ -1179,8 +1234,8 @@ class Saving(unittest.TestCase):
             (lambda: write(b"PK\x03\x04" + b"broken zip" * 10), r"not a model saved"),
             (lambda: variant(sizes=np.array([5])), r"sizes must be a 1-D integer array of 2 or more"),
             (lambda: write(npy.getvalue()), r"not a model saved"),
-            (lambda: variant(weights_1=None), r"expected the arrays"),
-            (lambda: variant(extra=np.zeros(2)), r"expected the arrays"),
+            (lambda: variant(weights_1=None), r"which take 8 arrays; found 7: \['biases_0'"),
+            (lambda: variant(extra=np.zeros(2)), r"which take 8 arrays; found 9: .*'extra'"),
             (lambda: variant(weights_0=np.zeros((3, 3), np.float32)), r"weights_0 has shape \(3, 3\)"),
             (lambda: variant(biases_1=np.array([np.nan, 0], np.float32)), r"biases_1 holds NaN"),
             (lambda: variant(hidden=np.array(["banana"])), r"unknown activation 'banana'"),
@@ -1208,7 +1263,8 @@ class Saving(unittest.TestCase):
         def archive(members, compression=zipfile.ZIP_STORED):
             with zipfile.ZipFile(self.path, "w", compression) as z:
                 for name, data in members.items():
-                    z.writestr(name + ".npy", data)
+                    if data is not None:  # None: left out
+                        z.writestr(name + ".npy", data)
 
         names = {"sizes": npy(np.array([3, 4, 2])), "hidden": npy(np.array(["relu"])),
                  "output": npy(np.array("softmax")), "loss": npy(np.array("cross_entropy")),
@@ -1225,7 +1281,8 @@ class Saving(unittest.TestCase):
              r"weights_0 declares \(100000, 100000\) of float32 but holds \d+ bytes"),
             (dict(names, weights_1=npy(np.zeros((4, 2), np.float32), (100000, 100000))),
              r"weights_1 declares \(100000, 100000\) of float32 but holds \d+ bytes"),
-            (dict(names, extra=npy(np.zeros(10))), r"expected the arrays .* found .*'extra'"),
+            (dict(names, extra=npy(np.zeros(10))), r"take 8 arrays; found 9: .*'extra'"),
+            (dict(names, extra=npy(np.zeros(10)), weights_1=None), r"expected the arrays .* found .*'extra'"),
             (dict(names, output=npy(np.array(["softmax", "relu"]))), r"output has shape \(2,\) and dtype <U7; expected \(\) of text"),
             (dict(names, weights_0=npy(np.zeros((3, 4)))), r"share one dtype"),
         ]
@@ -1263,6 +1320,71 @@ class Saving(unittest.TestCase):
                 self.assertRaisesRegex(ValueError, r"weights_0 declares \(25000, 40000\) of float32 but holds "
                                                    r"4000000\d+ bytes \(\d+ compressed\)"):
             mlp.Network.load(self.path)
+
+    def test_load_reads_every_member_through_before_allocating_and_names_any_zip_failure(self):
+        def npy(array):
+            f = io.BytesIO()
+            np.save(f, array)
+            return f.getvalue()
+
+        def header_only(shape):  # an .npy header that declares shape, and no data after it
+            f = io.BytesIO()
+            np.lib.format.write_array_header_1_0(f, {"descr": "<f4", "fortran_order": False, "shape": shape})
+            return f.getvalue()
+
+        n = 5 * 10**7
+        text = {"hidden": npy(np.array([], "<U4")), "output": npy(np.array("softmax")),
+                "loss": npy(np.array("cross_entropy"))}
+        # 1 KB whose zip entries claim 200 MB each, with the CRCs of what they really hold
+        with zipfile.ZipFile(self.path, "w", zipfile.ZIP_DEFLATED) as z:
+            for name, data in dict(text, sizes=npy(np.array([1, n]))).items():
+                z.writestr(name + ".npy", data)
+            for name, shape in (("weights_0", (1, n)), ("biases_0", (n,))):
+                z.writestr(name + ".npy", header_only(shape))
+                info = z.getinfo(name + ".npy")
+                info.file_size = info.file_size + 4 * n
+                info.compress_size = info.file_size // 1000
+        with mock.patch.object(mlp.Network, "__init__", side_effect=AssertionError("allocated")), \
+                self.assertRaisesRegex(ValueError, r"weights_0 declares \(1, 50000000\) of float32 but holds 128 bytes$"):
+            mlp.Network.load(self.path)
+        # sizes of a million widths in a few KB: refused by counting, not by listing the names
+        archive = dict(text, sizes=npy(np.ones(10**6, np.int64)))
+        with zipfile.ZipFile(self.path, "w", zipfile.ZIP_DEFLATED) as z:
+            for name, data in archive.items():
+                z.writestr(name + ".npy", data)
+        with self.assertRaisesRegex(ValueError, r"sizes declares 999999 layers, which take 2000002 arrays; found 4: "):
+            mlp.Network.load(self.path)
+        # a name of a million characters
+        good = mlp.Network([4, 3, 2], seed=0)
+        good.save(self.path)
+        with zipfile.ZipFile(self.path) as z:
+            members = {name: z.read(name) for name in z.namelist()}
+        members["hidden.npy"] = npy(np.array(["relu"], "<U1000000"))
+        with zipfile.ZipFile(self.path, "w", zipfile.ZIP_DEFLATED) as z:
+            for name, data in members.items():
+                z.writestr(name, data)
+        with self.assertRaisesRegex(ValueError, "hidden holds text of 1000000 characters"):
+            mlp.Network.load(self.path)
+        # an encrypted member, and one of a compression zipfile cannot read: ValueError, not RuntimeError
+        good.save(self.path)
+        with open(self.path, "rb") as f:
+            data = f.read()
+        for offset, value, pattern in ((6, b"\x01", "encrypted"), (8, b"\x06", "compression method")):
+            forged = bytearray(data)
+            for signature, at in ((b"PK\x03\x04", offset), (b"PK\x01\x02", offset + 2)):
+                i = forged.find(signature)
+                while i != -1:
+                    forged[i + at] |= value[0]
+                    i = forged.find(signature, i + 4)
+            with self.subTest(pattern=pattern):
+                with open(self.path, "wb") as f:
+                    f.write(forged)
+                with self.assertRaisesRegex(ValueError, pattern):
+                    mlp.Network.load(self.path)
+        # what is not a regular file is never read (a FIFO would wait forever, /dev/zero never end)
+        for path in (self.folder.name, os.devnull):
+            with self.subTest(path=path), self.assertRaisesRegex(ValueError, "not a regular file"):
+                mlp.Network.load(path)
 
     def test_load_accepts_big_endian_weights(self):
         net = mlp.Network([3, 4, 2], seed=0)
@@ -1570,6 +1692,10 @@ class MnistLoader(unittest.TestCase):
             with mock.patch.dict(mlp.MIRRORS, {"mnist": [server.url + "/m/"]}), \
                     self.assertRaisesRegex(OSError, "checksum differs"):
                 mlp.load_mnist(dataset="mnist")
+            # Fashion's files in the folder MNIST is read from (one $MLP_DATA for both, say)
+            with self.assertRaisesRegex(ValueError, r"train-images-idx3-ubyte.gz is the published fashion "
+                                                    r"file, not the mnist one; give each dataset its own folder"):
+                mlp.load_mnist(os.path.join(home, ".cache", "mlp", "fashion"), dataset="mnist", download=False)
 
     def test_missing_files_without_download(self):
         os.makedirs(self.cache)
@@ -1874,6 +2000,20 @@ class CommandLine(unittest.TestCase):
                 self.assertEqual(status, 1)
                 self.assertIn(message, err)
                 self.assertNotIn("epoch", out)  # no training was lost to it
+        for flags, message in ((["--save", ""], "--save needs a file name; got an empty one"),
+                               (["--weights-png", ""], "--weights-png needs a file name; got an empty one"),
+                               (["--save", model, "--weights-png", os.path.join(self.folder.name, ".", "model.npz")],
+                                f"--save and --weights-png name the same file, {model}")):
+            with self.subTest(flags=flags):
+                status, out, err = self.run_main("--data-dir", self.data, "--no-download", "--epochs", "1",
+                                                 "--hidden", "4", *flags)
+                self.assertEqual((status, out), (1, ""))
+                self.assertEqual(err, f"mlp.py: error: {message}\n")
+                self.assertFalse(os.path.exists(model))
+        # a network too big for memory is a one-line error too, not a traceback
+        status, out, err = self.run_main("--data-dir", self.data, "--no-download", "--hidden", str(10**12))
+        self.assertEqual((status, out), (1, ""))
+        self.assertRegex(err, r"^mlp.py: error: .*allocate.*\n$")
         mlp.Network([784, 3, 10], seed=0).save(model)
         status, out, err = self.run_main("--data-dir", self.data, "--no-download", "--epochs", "1",
                                          "--hidden", "4", "--save", model)
