@@ -626,27 +626,23 @@ class Network:
                         x, Y, order, batch_size, optimizer,
                         lambda i: lr * schedule((first_step + i) / (epochs * steps)),
                         l2, dropout, augment, ctrl_c)
-                    if loss is None or not (math.isfinite(loss) and _all_finite(self._params)):
+                    if not (math.isfinite(loss) and _all_finite(self._params)):
                         self._params[...] = last_finite  # back to the end of the last whole epoch
                         optimizer._rollback()
-                        if loss is not None:
-                            what = ("the weights overflowed" if math.isfinite(loss)
-                                    else f"the loss became {loss}")
-                            raise FloatingPointError(
-                                f"training diverged in epoch {epoch}: {what}. The weights are "
-                                f"{kept()}; try a smaller learning rate than {lr:g}.")
-                    if ctrl_c.pressed:
-                        if verbose:
-                            print(f"interrupted in epoch {epoch}: keeping the weights "
-                                  f"{'learned so far' if loss is not None else kept()}")
-                        break
-                    np.copyto(last_finite, self._params)
-                    optimizer._checkpoint()
-                    whole = epoch
+                        what = ("the weights overflowed" if math.isfinite(loss)
+                                else f"the loss became {loss}")
+                        raise FloatingPointError(
+                            f"training diverged in epoch {epoch}: {what}. The weights are "
+                            f"{kept()}; try a smaller learning rate than {lr:g}.")
+                    if not ctrl_c.pressed:
+                        np.copyto(last_finite, self._params)
+                        optimizer._checkpoint()
+                        whole = epoch
                     samples_per_second = seen / (time.perf_counter() - start)
 
-                    scores = (loss, accuracy) + (self._metrics(*validation) if validation else ())
-                    if ctrl_c.pressed:  # while scoring: the epoch is not reported, as above
+                    scores = (loss, accuracy) + (self._metrics(*validation)
+                                                 if validation and not ctrl_c.pressed else ())
+                    if ctrl_c.pressed:  # in a step or while scoring: the epoch is not reported
                         if verbose:
                             print(f"interrupted in epoch {epoch}: keeping the weights "
                                   f"learned so far")
@@ -666,7 +662,7 @@ class Network:
                                 print(f"early stopping: no better validation loss for "
                                       f"{early_stopping} epochs")
                             break
-            except KeyboardInterrupt:  # a second Ctrl-C outside a step, while scoring, say
+            except KeyboardInterrupt:  # a second Ctrl-C, maybe inside an update: give the epoch up
                 ctrl_c.pressed = True
                 self._params[...] = last_finite
                 optimizer._rollback()
@@ -685,7 +681,7 @@ class Network:
         learning_rate(i) is the rate of the i-th step. Returns the mean loss and accuracy of
         the batches' outputs and the number of rows seen. Stops after the step in which Ctrl-C
         came; returns a NaN loss if numpy raises FloatingPointError (under np.errstate(
-        all="raise")), and None if KeyboardInterrupt cut the epoch short, maybe inside a step."""
+        all="raise"))."""
         outputs = np.empty((len(order), self.sizes[-1]), self.dtype)  # scored once, at the end
         seen = 0
         try:
@@ -702,9 +698,6 @@ class Network:
                     break
         except FloatingPointError:
             return math.nan, math.nan, seen
-        except KeyboardInterrupt:  # a second Ctrl-C, or one where fit could not take over Ctrl-C
-            ctrl_c.pressed = True
-            return None, None, seen
         with np.errstate(over="ignore", invalid="ignore"):  # a loss that is not finite is returned
             return (*self._score(outputs[:seen], Y.take(order[:seen], axis=0)), seen)
 
