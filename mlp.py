@@ -327,7 +327,7 @@ class SGD(Optimizer):
     def __init__(self, lr: float = 0.1, momentum: float = 0.9, nesterov: bool = False) -> None:
         super().__init__(lr)
         self.momentum = _fraction(momentum, "momentum")
-        self.nesterov = bool(nesterov)
+        self.nesterov = _flag(nesterov, "nesterov")
 
     def _update(self, theta: np.ndarray, g: np.ndarray, u: np.ndarray, work: np.ndarray,
                 eta: float) -> None:
@@ -593,6 +593,7 @@ class Network:
         dropout = _fraction(dropout, "dropout")
         if early_stopping is not None:
             early_stopping = _positive_int(early_stopping, "early_stopping")
+        shuffle, verbose = _flag(shuffle, "shuffle"), _flag(verbose, "verbose")
         optimizer = _optimizer(optimizer)
         lr = optimizer.lr if lr is None else _positive(lr, "lr")
         schedule = _schedule(schedule)
@@ -691,6 +692,10 @@ class Network:
                 x_batch, y_batch = x.take(batch, axis=0), Y.take(batch, axis=0)
                 if augment is not None:
                     x_batch = augment(x_batch, self._rng)
+                    if getattr(x_batch, "shape", None) != (len(batch), x.shape[1]):
+                        raise ValueError(f"augment must return an array of its batch's shape "
+                                         f"{(len(batch), x.shape[1])}; got "
+                                         f"{getattr(x_batch, 'shape', type(x_batch).__name__)}")
                 outputs[first:first + len(batch)] = self._step(
                     x_batch, y_batch, optimizer, learning_rate(i), l2, dropout)
                 seen += len(batch)
@@ -1086,6 +1091,13 @@ def _fraction(value, name: str) -> float:
     return float(value)
 
 
+def _flag(value, name: str) -> bool:
+    """A yes/no argument: True, False, 1 or 0 (not a string such as "no", which is true)."""
+    if not isinstance(value, (bool, np.bool_, int, np.integer)) or value not in (0, 1):
+        raise TypeError(f"{name} must be True or False; got {value!r}")
+    return bool(value)
+
+
 def _positive_int(value, name: str) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
         raise TypeError(f"{name} must be an integer; got {value!r}")
@@ -1333,6 +1345,7 @@ def load_mnist(data_dir: str | os.PathLike | None = None, dataset: str = "mnist"
     ones are downloaded (unless download=False) from the mirrors in MIRRORS, each checked
     against its published SHA-256 before it is decompressed, and kept in data_dir.
     """
+    download = _flag(download, "download")
     if dataset not in MIRRORS:
         raise ValueError(f"unknown dataset {dataset!r}; choose from {_names(MIRRORS)}")
     folder = os.path.expanduser(os.fsdecode(data_dir or os.environ.get("MLP_DATA")
@@ -1660,14 +1673,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.save and args.weights_png and \
                 os.path.realpath(args.save) == os.path.realpath(args.weights_png):
             raise ValueError(f"--save and --weights-png name the same file, {args.save}")
+        # fit checks these too, but only after the data is loaded
+        _positive_int(recipe["epochs"], "--epochs")
+        _positive_int(recipe["batch_size"], "--batch-size")
+        _fraction(recipe["dropout"], "--dropout")
+        _non_negative(recipe["l2"], "--l2")
+        _fraction(args.validation_split, "--validation-split")
+        lr = args.lr if args.lr is not None else {"adam": 0.002, "sgd": 0.1}[args.optimizer]
+        lr = _positive(lr, "--lr")
+        augments = ([random_shift(max_shift=recipe["shift"])] if recipe["shift"] else []) + \
+                   ([random_flip()] if recipe["flip"] else [])
         net = Network([784, *recipe["hidden"], 10], hidden="relu", output="softmax", seed=args.seed)
         with warnings.catch_warnings():
             warnings.showwarning = lambda message, *rest, **kw: print(f"warning: {message}",
                                                                       file=sys.stderr)
             (X, y), (X_test, y_test) = load_mnist(args.data_dir, args.dataset, not args.no_download)
-        lr = args.lr if args.lr is not None else {"adam": 0.002, "sgd": 0.1}[args.optimizer]
-        augments = ([random_shift(max_shift=recipe["shift"])] if recipe["shift"] else []) + \
-                   ([random_flip()] if recipe["flip"] else [])
         print(f"{args.dataset}: {len(X):,} training and {len(X_test):,} test images; "
               f"network {'-'.join(map(str, net.sizes))}")
         shifts = f"shifts up to {recipe['shift']} px" if recipe["shift"] else "no shifts"

@@ -1089,6 +1089,12 @@ class Errors(unittest.TestCase):
             (TypeError, r"optimizer must be", lambda: self.fits(optimizer=3)),
             (ValueError, r"unknown schedule 'linear'", lambda: self.fits(schedule="linear")),
             (TypeError, r"augment must be a function", lambda: self.fits(augment="shift")),
+            (ValueError, r"augment must return an array of its batch's shape \(6, 4\); got \(5, 4\)",
+             lambda: self.fits(augment=lambda x_batch, rng: x_batch[1:])),
+            (TypeError, r"shuffle must be True or False; got 'no'", lambda: self.fits(shuffle="no")),
+            (TypeError, r"verbose must be True or False; got 2", lambda: self.fits(verbose=2)),
+            (TypeError, r"nesterov must be True or False; got 'no'", lambda: mlp.SGD(nesterov="no")),
+            (TypeError, r"download must be True or False; got 'no'", lambda: mlp.load_mnist(download="no")),
             (ValueError, r"unknown activation 'rellu' for hidden", lambda: mlp.Network([2, 3, 2], hidden="rellu")),
             (ValueError, r"unknown activation 'soft' for output", lambda: mlp.Network([2, 3, 2], output="soft")),
             (ValueError, r"softmax can only be the output activation",
@@ -2122,6 +2128,14 @@ class CommandLine(unittest.TestCase):
                  (["--data-dir", empty, "--no-download"], 1, "not found in"),
                  (["--data-dir", self.data, "--no-download", "--epochs", "0"], 1, "epochs must be a positive integer"),
                  (["--data-dir", self.data, "--no-download", "--dropout", "1.5"], 1, "dropout must be in"),
+                 # checked before the data is looked for, so not after a long download
+                 (["--data-dir", empty, "--epochs", "0"], 1, "--epochs must be a positive integer; got 0"),
+                 (["--data-dir", empty, "--batch-size", "0"], 1, "--batch-size must be a positive integer"),
+                 (["--data-dir", empty, "--lr", "-1"], 1, "--lr must be positive; got -1"),
+                 (["--data-dir", empty, "--l2", "-1"], 1, "--l2 must be 0 or more"),
+                 (["--data-dir", empty, "--dropout", "1"], 1, "--dropout must be in [0, 1)"),
+                 (["--data-dir", empty, "--validation-split", "1"], 1, "--validation-split must be in [0, 1)"),
+                 (["--data-dir", empty, "--shift", "99"], 1, "max_shift must be in [0, 28); got 99"),
                  (["--data-dir", self.data, "--no-download", "--seed", "-1"], 1, "seed must be 0 or more; got -1")]
         for argv, code, message in cases:
             with self.subTest(argv=argv):
