@@ -1625,6 +1625,7 @@ class MnistLoader(unittest.TestCase):
         with self.mirrors(server.url + "/m/"), warnings.catch_warnings():
             warnings.simplefilter("error")
             self.assert_loaded(mlp.load_mnist(self.cache))
+            self.assert_loaded(mlp.load_mnist(os.fsencode(self.cache)))  # a bytes path too
             with mock.patch.dict(os.environ, {"MLP_DATA": self.cache}):
                 self.assert_loaded(mlp.load_mnist(download=False))
             # data_dir, when given, wins over $MLP_DATA
