@@ -668,7 +668,7 @@ class Network:
                 self._params[...] = last_finite
                 optimizer._rollback()
                 if verbose:
-                    print(f"interrupted: keeping the weights {kept()}")
+                    print(f"interrupted: the weights are {kept()}")
         if early_stopping and best_epoch not in (0, len(history["time"])) and not ctrl_c.pressed:
             self._params[...] = best_params
             if verbose:
@@ -813,19 +813,24 @@ class Network:
         It never unpickles. It checks the number and names of the arrays, then each one's
         shape and dtype (from the header of its .npy file in the .npz archive) against the
         sizes the file declares, and that it holds that many bytes (read through in chunks),
-        before it allocates the network: a hostile file costs neither memory nor much time.
+        before it allocates the network, so that a hostile file is refused before it costs
+        much memory or time.
         """
+        path = os.fsdecode(path)
         try:
-            if not stat.S_ISREG(os.stat(path).st_mode):  # a FIFO or /dev/zero would never end
-                raise ValueError("it is not a regular file")
-            with zipfile.ZipFile(path) as archive:
+            # non-blocking, so that a FIFO is not waited on; binary, for Windows
+            flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
+            fd = os.open(path, flags)
+            if not stat.S_ISREG(os.fstat(fd).st_mode):  # checks what is read, not a name
+                os.close(fd)
+                raise ValueError("it is not a regular file")  # /dev/zero would never end
+            with open(fd, "rb") as f, zipfile.ZipFile(f) as archive:
                 return cls._from_archive(archive)
         except FileNotFoundError:
             raise
         except (OSError, ValueError, TypeError, KeyError, EOFError, RuntimeError, zlib.error,
-                zipfile.BadZipFile) as e:  # RuntimeError: encrypted, or an unknown compression
-            raise ValueError(f"{os.fsdecode(path)} is not a model saved by Network.save: "
-                             f"{e}") from None
+                zipfile.BadZipFile) as e:  # RuntimeError: an encrypted member
+            raise ValueError(f"{path} is not a model saved by Network.save: {e}") from None
 
     @classmethod
     def _from_archive(cls, archive: zipfile.ZipFile) -> Network:
@@ -835,6 +840,10 @@ class Network:
             bytes: by the zip's entry, then by reading it through in chunks, since the entry
             may lie too (the zip checks its CRC at the end)."""
             info = archive.getinfo(name + ".npy")
+            if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+                # zipfile's bzip2 and lzma decompress whole reads with no limit on the output
+                raise ValueError(f"{name} is compressed with method {info.compress_type}, "
+                                 f"which save never uses")
             with archive.open(info) as f:
                 version = np.lib.format.read_magic(f)
                 read = {(1, 0): np.lib.format.read_array_header_1_0,
@@ -894,6 +903,8 @@ class Network:
                   loss=str(read("loss")), seed=0, dtype=dtypes.pop())
         for name, target in zip(layers, net.weights + net.biases):
             array = read(name)
+            if array.shape != target.shape:  # the file changed since it was checked
+                raise ValueError(f"{name} has shape {array.shape}; expected {target.shape}")
             if not _all_finite(array):
                 raise ValueError(f"{name} holds NaN or inf")
             target[...] = array
@@ -1093,8 +1104,10 @@ def _fraction(value, name: str) -> float:
 
 def _flag(value, name: str) -> bool:
     """A yes/no argument: True, False, 1 or 0 (not a string such as "no", which is true)."""
-    if not isinstance(value, (bool, np.bool_, int, np.integer)) or value not in (0, 1):
+    if not isinstance(value, (bool, np.bool_, int, np.integer)):
         raise TypeError(f"{name} must be True or False; got {value!r}")
+    if value not in (0, 1):
+        raise ValueError(f"{name} must be True or False; got {value!r}")
     return bool(value)
 
 

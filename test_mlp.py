@@ -1092,7 +1092,7 @@ class Errors(unittest.TestCase):
             (ValueError, r"augment must return an array of its batch's shape \(6, 4\); got \(5, 4\)",
              lambda: self.fits(augment=lambda x_batch, rng: x_batch[1:])),
             (TypeError, r"shuffle must be True or False; got 'no'", lambda: self.fits(shuffle="no")),
-            (TypeError, r"verbose must be True or False; got 2", lambda: self.fits(verbose=2)),
+            (ValueError, r"verbose must be True or False; got 2", lambda: self.fits(verbose=2)),
             (TypeError, r"nesterov must be True or False; got 'no'", lambda: mlp.SGD(nesterov="no")),
             (TypeError, r"download must be True or False; got 'no'", lambda: mlp.load_mnist(download="no")),
             (ValueError, r"unknown activation 'rellu' for hidden", lambda: mlp.Network([2, 3, 2], hidden="rellu")),
@@ -1375,7 +1375,7 @@ class Saving(unittest.TestCase):
         good.save(self.path)
         with open(self.path, "rb") as f:
             data = f.read()
-        for offset, value, pattern in ((6, b"\x01", "encrypted"), (8, b"\x06", "compression method")):
+        for offset, value, pattern in ((6, b"\x01", "encrypted"), (8, b"\x06", "compressed with method 6")):
             forged = bytearray(data)
             for signature, at in ((b"PK\x03\x04", offset), (b"PK\x01\x02", offset + 2)):
                 i = forged.find(signature)
@@ -1387,10 +1387,22 @@ class Saving(unittest.TestCase):
                     f.write(forged)
                 with self.assertRaisesRegex(ValueError, pattern):
                     mlp.Network.load(self.path)
+        # bzip2: zipfile would decompress a whole read at once, however much it makes
+        with zipfile.ZipFile(self.path, "w", zipfile.ZIP_BZIP2) as z:
+            for name, data in members.items():
+                z.writestr(name, data)
+        with self.assertRaisesRegex(ValueError, "compressed with method 12, which save never uses"):
+            mlp.Network.load(self.path)
         # what is not a regular file is never read (a FIFO would wait forever, /dev/zero never end)
-        for path in (self.folder.name, os.devnull):
+        fifo = os.path.join(self.folder.name, "fifo")
+        if hasattr(os, "mkfifo"):
+            os.mkfifo(fifo)
+        for path in (self.folder.name, os.devnull, fifo):
             with self.subTest(path=path), self.assertRaisesRegex(ValueError, "not a regular file"):
                 mlp.Network.load(path)
+        # and a path given as bytes, as save takes it
+        good.save(os.fsencode(self.path))
+        self.assertEqual(mlp.Network.load(os.fsencode(self.path)).sizes, [4, 3, 2])
 
     def test_load_accepts_big_endian_weights(self):
         net = mlp.Network([3, 4, 2], seed=0)
