@@ -1,31 +1,25 @@
-"""Tests for mlp.py: gradient checks, convergence, the classic tutorial bugs, input errors,
-saving, the MNIST loader (against a local HTTP server) and the command line.
+"""Tests for mlp.py: gradient checks, the core cut out alone, convergence, the classic tutorial
+bugs, the optimizers against the textbook, training as a transaction, input errors, saving and
+loading, the MNIST loader (against a local HTTP server) and the command line.
 
 Run with:  python -m unittest -v test_mlp
 """
 
+import ast
 import contextlib
 import copy
-import gzip
-import hashlib
-import http.server
+import importlib.util
+import inspect
 import io
 import math
 import os
 import pickle
 import re
 import signal
-import struct
-import subprocess
 import sys
 import tempfile
-import threading
-import time
-import tracemalloc
 import unittest
 import warnings
-import zipfile
-import zlib
 from unittest import mock
 
 import numpy as np
@@ -33,13 +27,11 @@ import numpy as np
 import mlp
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-REAL_MNIST = os.path.join(HERE, "..", "shared", "data", "mnist")
-REAL_FASHION = os.path.join(HERE, "..", "shared", "data", "fashion")
 
 HIDDEN = ["identity", "sigmoid", "tanh", "relu", "leaky_relu", "elu"]
 # Every output/loss pair the SPEC allows: mse with every output, the log losses with the
 # outputs that are probabilities.
-OUTPUT_LOSS = ([(out, "mse") for out in HIDDEN + ["softmax"]]
+OUTPUT_LOSS = ([(out, "mse") for out in [*HIDDEN, "softmax"]]
                + [(out, loss) for out in ("softmax", "sigmoid")
                   for loss in ("cross_entropy", "binary_cross_entropy")])
 
@@ -53,17 +45,17 @@ def targets_for(output, n, k, rng):
     return rng.standard_normal((n, k))
 
 
-def numerical_gradient(net, X, y, l2, h=1e-6):
-    """Central differences of net.loss with respect to every weight and bias."""
+def numerical_gradient(loss, params, h=1e-6):
+    """Central differences of loss() with respect to every entry of the arrays in params."""
     grads = []
-    for param in list(net.weights) + list(net.biases):
+    for param in params:
         grad = np.zeros_like(param)
         for i in np.ndindex(param.shape):
             old = param[i]
             param[i] = old + h
-            plus = net.loss(X, y, l2)
+            plus = loss()
             param[i] = old - h
-            minus = net.loss(X, y, l2)
+            minus = loss()
             param[i] = old
             grad[i] = (plus - minus) / (2 * h)
         grads.append(grad)
@@ -76,9 +68,10 @@ def relative_error(a, b):
 
 
 def gradient_check(net, X, y, l2):
-    """The worst relative error of backprop against central differences, over all arrays."""
+    """The worst relative error of backprop against central differences, over all arrays,
+    computed here independently of mlp.gradient_check."""
     grad_weights, grad_biases = net.backprop(X, y, l2)
-    numerical = numerical_gradient(net, X, y, l2)
+    numerical = numerical_gradient(lambda: net.loss(X, y, l2), net.weights + net.biases)
     return max(relative_error(a, n) for a, n in zip(grad_weights + grad_biases, numerical))
 
 
@@ -94,13 +87,33 @@ def spiral(points_per_class=100, classes=3, seed=0):
     return np.concatenate(X), np.concatenate(y)
 
 
+def flat(gradients):
+    """grad_weights + grad_biases."""
+    return [*gradients[0], *gradients[1]]
+
+
+def params_of(net):
+    return [p.copy() for p in net.weights + net.biases]
+
+
+def assert_same_params(test, net, other):
+    for p, q in zip(net.weights + net.biases, other.weights + other.biases if hasattr(other, "weights") else other):
+        np.testing.assert_array_equal(p, q)
+
+
+def assert_same_state(test, optimizer, other):
+    test.assertEqual(optimizer.t, other.t)
+    for arrays, others in zip(optimizer.state, other.state):
+        for s, o in zip(arrays, others):
+            np.testing.assert_array_equal(s, o)
+
+
 class GradientCheck(unittest.TestCase):
     """backprop is the exact gradient of loss, for every activation and loss pair."""
 
     def check(self, hidden, output, loss, l2, seed=0):
         rng = np.random.default_rng(seed)
-        net = mlp.Network([4, 5, 6, 3], hidden=hidden, output=output, loss=loss, seed=seed,
-                          dtype="float64")
+        net = mlp.Network([4, 5, 6, 3], hidden=hidden, output=output, loss=loss, seed=seed, dtype="float64")
         for b in net.biases:  # nonzero, so that an l2 term wrongly added to them shows
             b[...] = rng.uniform(-0.5, 0.5, b.shape)
         X = rng.standard_normal((8, 4))
@@ -141,7 +154,7 @@ class GradientCheck(unittest.TestCase):
             self.assertLessEqual(gradient_check(net, X, y, 0.01), 1e-6)
 
     def test_dropout_backprop_is_the_gradient_of_the_network_with_those_units_dropped(self):
-        # fit's forward pass draws dropout masks; with the random state rewound before every
+        # The forward pass draws dropout masks; with the random state rewound before every
         # pass, the loss below is a function of the parameters alone, with the same masks.
         rng = np.random.default_rng(5)
         X, Y = rng.standard_normal((8, 4)), np.eye(3)[rng.integers(0, 3, 8)]
@@ -149,46 +162,36 @@ class GradientCheck(unittest.TestCase):
             net = mlp.Network([4, 6, 6, 3], hidden=hidden, seed=5, dtype="float64")
             for b in net.biases:  # a row whose units are all dropped has z = b: keep it off 0
                 b[...] = rng.choice([-1, 1], b.shape) * rng.uniform(0.1, 0.5, b.shape)
-            state = net._rng.bit_generator.state
+            state = net.rng.bit_generator.state
 
-            def forward():
-                net._rng.bit_generator.state = state
-                return net._forward(X, train=True, dropout=0.5)
+            def forward(net=net, state=state):
+                net.rng.bit_generator.state = state
+                return net._forward(X, dropout=0.5)
 
-            def loss():
-                return float(np.mean(net._loss.value(forward()[1][-1], Y)))
+            def loss(net=net, forward=forward):
+                return float(np.mean(net.loss_fn(forward()[1][-1], Y)))
 
-            zs, activations, slopes = forward()
-            self.assertTrue(all((s == 0).any() for s in slopes))  # some units were dropped
+            zs, activations, masks = forward()
+            self.assertTrue(all((m == 0).any() for m in masks))  # some units were dropped
             self.assertGreater(min(np.abs(z).min() for z in zs), 1e-5)  # no z at ReLU's kink
-            backprop = np.empty_like(net._params)
-            net._backward(zs, activations, slopes, Y, 0.0, *net._unflatten(backprop))
-            numerical, h = np.empty_like(backprop), 1e-6
-            for i in range(len(net._params)):
-                old = net._params[i]
-                net._params[i] = old + h
-                plus = loss()
-                net._params[i] = old - h
-                numerical[i] = (plus - loss()) / (2 * h)
-                net._params[i] = old
+            backprop = flat(net._backward(zs, activations, masks, Y))
+            numerical = numerical_gradient(loss, net.weights + net.biases)
+            without = flat(net._backward(*net._forward(X), Y))  # not the gradient without dropout
             with self.subTest(hidden=hidden):
-                self.assertLessEqual(relative_error(backprop, numerical), 1e-6)
-                without = np.empty_like(backprop)  # and it is not the gradient without dropout
-                net._backward(*net._forward(X, train=True), Y, 0.0, *net._unflatten(without))
-                self.assertGreater(relative_error(backprop, without), 0.1)
+                self.assertLessEqual(max(map(relative_error, backprop, numerical)), 1e-6)
+                self.assertGreater(max(map(relative_error, backprop, without)), 0.1)
 
     def test_backprop_is_stateless_and_returns_fresh_arrays(self):
         rng = np.random.default_rng(3)
         net = mlp.Network([3, 4, 2], seed=3, dtype="float64")
         X, y = rng.standard_normal((5, 3)), rng.integers(0, 2, 5)
-        before = [W.copy() for W in net.weights]
+        before = params_of(net)
         first = net.backprop(X, y, 0.1)
         second = net.backprop(X, y, 0.1)
         for a, b in zip(first[0] + first[1], second[0] + second[1]):
             np.testing.assert_array_equal(a, b)
             self.assertFalse(np.shares_memory(a, b))
-        for W, W0 in zip(net.weights, before):
-            np.testing.assert_array_equal(W, W0)
+        assert_same_params(self, net, before)
         self.assertEqual([g.shape for g in first[0]], [W.shape for W in net.weights])
         self.assertEqual([g.shape for g in first[1]], [b.shape for b in net.biases])
 
@@ -204,6 +207,102 @@ class GradientCheck(unittest.TestCase):
         self.assertAlmostEqual(net.loss(X, y), mse, places=12)
         self.assertAlmostEqual(net.loss(X, y, l2=0.3), mse + penalty, places=12)
 
+    def test_the_library_gradient_check_agrees_and_catches_a_wrong_derivative(self):
+        rng = np.random.default_rng(8)
+        X, Y = rng.standard_normal((6, 3)), np.eye(3)[rng.integers(0, 3, 6)]
+        net = mlp.Network([3, 4, 4, 3], hidden="tanh", seed=8, dtype="float64")
+        errors = mlp.gradient_check(net, X, Y, l2=0.1)
+        self.assertEqual(len(errors), 3)
+        self.assertLessEqual(max(max(pair) for pair in errors), 1e-6)
+        # tanh' taken at the activation, a tutorial's bug: the check says so
+        wrong = {**mlp.ACTIVATIONS, "tanh": (mlp.tanh, lambda z: 1 - np.tanh(np.tanh(z)) ** 2)}
+        with mock.patch.dict(mlp.ACTIVATIONS, wrong):
+            bad = mlp.Network([3, 4, 4, 3], hidden="tanh", seed=8, dtype="float64")
+        self.assertGreater(max(max(pair) for pair in mlp.gradient_check(bad, X, Y)), 1e-3)
+
+
+def load_core():
+    """mlp.py cut at the marker line, imported as a module of its own."""
+    with open(os.path.join(HERE, "mlp.py")) as f:
+        source = f.read()
+    marker = "\n# ===== end of the core =====\n"
+    assert source.count(marker) == 1
+    cut = source[:source.index(marker)]
+    with tempfile.TemporaryDirectory() as folder:
+        path = os.path.join(folder, "mlp_core.py")
+        with open(path, "w") as f:
+            f.write(cut)
+        spec = importlib.util.spec_from_file_location("mlp_core", path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+    return module, cut
+
+
+class Core(unittest.TestCase):
+    """The file cut at '# ===== end of the core =====' is a whole MLP of its own."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.core, cls.source = load_core()
+
+    def test_the_cut_imports_only_numpy_and_the_standard_library_and_defines_no_machinery(self):
+        names = set()
+        for node in ast.walk(ast.parse(self.source)):
+            if isinstance(node, ast.Import):
+                names |= {alias.name.split(".")[0] for alias in node.names}
+            elif isinstance(node, ast.ImportFrom):
+                names.add((node.module or "").split(".")[0])
+        stdlib = getattr(sys, "stdlib_module_names", None)
+        if stdlib is not None:
+            self.assertLessEqual(names - {"numpy"}, set(stdlib))
+        self.assertFalse(hasattr(self.core, "Network"))
+        self.assertTrue(issubclass(mlp.Network, mlp.MLP))
+
+    def test_every_activation_and_loss_pairing_passes_a_gradient_check_in_the_cut(self):
+        rng = np.random.default_rng(0)
+        for hidden in HIDDEN:
+            for output, loss in OUTPUT_LOSS:
+                net = self.core.MLP([3, 4, 4, 3], hidden=[hidden, "tanh"], output=output, loss=loss,
+                                    seed=0, dtype="float64")
+                for b in net.biases:
+                    b[...] = rng.uniform(-0.5, 0.5, b.shape)
+                X = rng.standard_normal((6, 3))
+                while min(np.abs(z).min() for z in net.feedforward(X)[0]) < 1e-4:  # off ReLU's kink
+                    X = rng.standard_normal((6, 3))
+                y = targets_for(output, 6, 3, rng)
+                Y = np.eye(3)[y] if output == "softmax" else y
+                with self.subTest(hidden=hidden, output=output, loss=loss):
+                    errors = self.core.gradient_check(net, X, Y, l2=0.1)
+                    self.assertLessEqual(max(max(pair) for pair in errors), 1e-6)
+
+    def test_the_cut_trains_a_spiral_with_its_plain_fit(self):
+        X, y = spiral()
+        net = self.core.MLP([2, 64, 64, 3], hidden="relu", output="softmax", seed=0)
+        history = net.fit(X.astype(np.float32), np.eye(3, dtype=np.float32)[y], epochs=150, batch_size=32,
+                          optimizer=self.core.Adam(lr=0.01))
+        self.assertLess(history["loss"][-1], history["loss"][0] / 4)
+        self.assertGreaterEqual(np.mean(net.predict(X.astype(np.float32)) == y), 0.95)
+
+    def test_the_cut_and_network_compute_the_same_network(self):
+        rng = np.random.default_rng(1)
+        X, y = rng.standard_normal((10, 3)), rng.integers(0, 2, 10)
+        core = self.core.MLP([3, 5, 2], hidden="elu", seed=3, dtype="float64")
+        net = mlp.Network([3, 5, 2], hidden="elu", seed=3, dtype="float64")
+        assert_same_params(self, core, net)
+        for a, b in zip(flat(core.backprop(X, np.eye(2)[y])), flat(net.backprop(X, y))):
+            np.testing.assert_array_equal(a, b)
+        np.testing.assert_array_equal(core.predict(X), net.predict(X))
+
+    def test_every_numbered_equation_is_computed_in_the_core_on_a_line_that_cites_it(self):
+        equations = set(re.findall(r"^\s*\((\d+)[a-z]?\)", self.source.split('"""')[1], re.MULTILINE))
+        self.assertEqual(equations, {str(n) for n in range(1, 10)})
+        code = self.source.split('"""', 2)[2]
+        cited = set()
+        for line in code.splitlines():
+            if "#" in line and line.split("#")[0].strip():
+                cited |= set(re.findall(r"eqs?\. \((\d+)", line.split("#", 1)[1]))
+        self.assertEqual(cited, equations)
+
 
 class WorkedExample(unittest.TestCase):
     """One SGD step of a tiny network, worked by hand."""
@@ -211,10 +310,10 @@ class WorkedExample(unittest.TestCase):
     def test_one_sgd_step_by_hand(self):
         # Network 2 -> 2 (ReLU) -> 1 (identity), mse, one sample x = [1, 2], target y = 1.
         net = mlp.Network([2, 2, 1], hidden="relu", output="identity", dtype="float64")
-        net.weights[0] = [[1.0, -1.0], [0.5, 1.0]]
-        net.biases[0] = [0.0, 0.5]
-        net.weights[1] = [[1.0], [-2.0]]
-        net.biases[1] = [0.5]
+        net.weights[0][...] = [[1.0, -1.0], [0.5, 1.0]]
+        net.biases[0][...] = [0.0, 0.5]
+        net.weights[1][...] = [[1.0], [-2.0]]
+        net.biases[1][...] = [0.5]
         X, y = np.array([[1.0, 2.0]]), np.array([1.0])
         # Forward: z1 = x W1 + b1 = [1 + 1, -1 + 2] + [0, 0.5] = [2, 1.5]; a1 = relu(z1) = [2, 1.5]
         #          z2 = 2 * 1 + 1.5 * (-2) + 0.5 = -0.5 = a2;  loss = 1/2 (a2 - y)^2 = 1.125
@@ -240,7 +339,7 @@ class WorkedExample(unittest.TestCase):
         np.testing.assert_allclose(net.biases[0], [0.075, 0.35])
         np.testing.assert_allclose(net.weights[1], [[1.15], [-1.8875]])
         np.testing.assert_allclose(net.biases[1], [0.575])
-        np.testing.assert_allclose(net.predict(X), [[2.26]])
+        np.testing.assert_allclose(net.predict(X), [2.26])
         self.assertAlmostEqual(net.loss(X, y), 0.5 * 1.26 ** 2)
 
 
@@ -280,6 +379,9 @@ class Convergence(unittest.TestCase):
         net.fit(X, y, epochs=300, batch_size=20, lr=0.01, verbose=0)
         # 1/2 mean squared error: 0.25 for the best constant, 0.005 means an RMS error of 0.1
         self.assertLess(net.evaluate(X, y)["loss"], 0.005)
+        # predict of one output unit is (n,), like y: the error is computed row by row
+        self.assertEqual(net.predict(X).shape, (200,))
+        self.assertLess(np.mean((net.predict(X) - y) ** 2), 0.01)
 
     def test_sgd_with_nesterov_momentum_trains(self):
         X, y = spiral(60)
@@ -290,7 +392,7 @@ class Convergence(unittest.TestCase):
 
 
 class ClassicBugs(unittest.TestCase):
-    """What the tutorials this grew from got wrong."""
+    """What the tutorials this grew from got wrong (the README lists them)."""
 
     def test_relu_selects_the_right_elements_and_leaves_its_input_alone(self):
         z = np.array([[-2.0, -0.5, 0.0, 0.5, 2.0]], np.float32)
@@ -299,11 +401,12 @@ class ClassicBugs(unittest.TestCase):
         np.testing.assert_array_equal(mlp.relu_prime(z), [[0, 0, 0, 1, 1]])
         np.testing.assert_allclose(mlp.leaky_relu(z), [[-0.02, -0.005, 0, 0.5, 2]], rtol=1e-7)
         np.testing.assert_allclose(mlp.leaky_relu_prime(z), [[0.01, 0.01, 0.01, 1, 1]], rtol=1e-7)
-        np.testing.assert_array_equal(z, original)
         for name, (f, prime) in mlp.ACTIVATIONS.items():
-            f(z)
-            if prime is not None:
-                prime(z)
+            a = f(z)
+            self.assertFalse(np.shares_memory(a, z), name)  # a^l is never z^l itself
+            self.assertEqual(a.dtype, z.dtype, name)
+            if name != "softmax":
+                self.assertFalse(np.shares_memory(prime(z), z), name)
             np.testing.assert_array_equal(z, original, err_msg=name)
 
     def test_activations_take_their_textbook_values(self):
@@ -321,7 +424,7 @@ class ClassicBugs(unittest.TestCase):
         self.assertEqual(set(expected), set(mlp.ACTIVATIONS) - {"softmax"})
         for name, values in expected.items():
             with self.subTest(name):
-                np.testing.assert_allclose(mlp.ACTIVATIONS[name].f(np.array([z])), [values], rtol=1e-12, atol=1e-15)
+                np.testing.assert_allclose(mlp.ACTIVATIONS[name][0](np.array([z])), [values], rtol=1e-12, atol=1e-15)
 
     def test_feedforward_keeps_the_pre_activations(self):
         # A ReLU that clips z in place would leave no negative z behind.
@@ -334,7 +437,7 @@ class ClassicBugs(unittest.TestCase):
         z = np.linspace(-3, 3, 13).reshape(1, -1)
         h = 1e-6
         for name, (f, prime) in mlp.ACTIVATIONS.items():
-            if prime is None:
+            if name == "softmax":
                 continue
             numerical = (f(z + h) - f(z - h)) / (2 * h)
             at_kink = np.isclose(z, 0)
@@ -344,7 +447,7 @@ class ClassicBugs(unittest.TestCase):
 
     def test_softmax_does_not_overflow_at_plus_minus_1000(self):
         z = np.array([[1000.0, -1000.0, 0.0], [-1000.0, -1000.0, -1000.0], [1000.0, 1000.0, 999.0]])
-        with np.errstate(all="raise"):
+        with np.errstate(over="raise", invalid="raise", divide="raise"):
             a = mlp.softmax(z)
         self.assertTrue(np.all(np.isfinite(a)))
         np.testing.assert_allclose(a.sum(axis=1), 1)
@@ -353,9 +456,9 @@ class ClassicBugs(unittest.TestCase):
         e = np.exp(-1.0)
         np.testing.assert_allclose(a[2], [1 / (2 + e), 1 / (2 + e), e / (2 + e)])
 
-    def test_sigmoid_and_elu_do_not_warn_at_plus_minus_1000(self):
+    def test_sigmoid_and_elu_do_not_overflow_at_plus_minus_1000(self):
         z = np.array([-1000.0, -50.0, 0.0, 50.0, 1000.0])
-        with np.errstate(all="raise"), warnings.catch_warnings():
+        with np.errstate(over="raise", invalid="raise", divide="raise"), warnings.catch_warnings():
             warnings.simplefilter("error")
             s = mlp.sigmoid(z)
             d = mlp.sigmoid_prime(z)
@@ -373,7 +476,7 @@ class ClassicBugs(unittest.TestCase):
                 self.assertTrue(np.all(np.isfinite(prime(a, np.array([[1.0, 0.0]])))), name)
         # A saturated network trains on with the fused delta instead of NaN.
         net = mlp.Network([1, 1], output="sigmoid", seed=0)
-        net.weights[0] = [[1000.0]]
+        net.weights[0][...] = 1000.0
         with np.errstate(all="raise"):
             loss = net.loss([[1.0], [-1.0]], [0, 1])
             grad_weights, _ = net.backprop([[1.0], [-1.0]], [0, 1])
@@ -388,11 +491,11 @@ class ClassicBugs(unittest.TestCase):
         for output, loss in (("softmax", "binary_cross_entropy"), ("sigmoid", "cross_entropy")):
             with self.subTest(output=output, loss=loss):
                 net = mlp.Network([4, 8, 3], output=output, loss=loss, seed=0)
-                net.weights[1] = net.weights[1] * 300  # outputs of 0 and 1 in float32
+                net.weights[1] *= 300  # outputs of 0 and 1 in float32
                 a = net.predict_proba(X)
                 self.assertTrue(np.any(a == 0) or np.any(a == 1))
                 Y = np.eye(3)[y]
-                self.assertTrue(np.all(np.abs(mlp.LOSSES[loss].prime(a, Y)) < 1e8))
+                self.assertTrue(np.all(np.abs(mlp.LOSSES[loss][1](a, Y)) < 1e8))
                 before = net.evaluate(X, Y)["loss"]
                 with np.errstate(all="raise"):
                     net.fit(X, Y, epochs=20, batch_size=16, lr=1e-2, verbose=0)
@@ -410,6 +513,17 @@ class ClassicBugs(unittest.TestCase):
                         shuffle=False, verbose=0)
                 self.assertLess(net.loss(X, y), before)
 
+    def test_each_step_takes_a_whole_batch_in_matrix_products(self):
+        # No per-sample loop: every step of fit runs the forward and backward pass once, on
+        # all the rows of its batch at once.
+        X, y = spiral(30)  # 90 rows: batches of 32, 32 and 26
+        net = mlp.Network([2, 8, 3], seed=0)
+        rows = []
+        real_forward = net._forward
+        with mock.patch.object(net, "_forward", lambda x, dropout=0.0: rows.append(len(x)) or real_forward(x, dropout)):
+            net.fit(X, y, epochs=2, batch_size=32, verbose=0)
+        self.assertEqual(rows, [32, 32, 26] * 2)  # the epoch is scored from the batches' outputs
+
     def test_the_library_runs_warning_free_under_errstate_raise(self):
         rng = np.random.default_rng(0)
         X = rng.standard_normal((64, 6)) * 3
@@ -425,14 +539,14 @@ class ClassicBugs(unittest.TestCase):
 
 
 class Optimizers(unittest.TestCase):
-    """The flat-buffer optimizers compute the textbook updates, parameter by parameter."""
+    """The optimizers compute the textbook updates, parameter by parameter."""
 
     def test_adam_matches_a_per_array_adam(self):
         rng = np.random.default_rng(0)
         # Two hidden layers of the same shape: their state must not be shared.
         net = mlp.Network([4, 4, 4, 4], hidden="tanh", seed=0, dtype="float64")
         X, y = rng.standard_normal((16, 4)), rng.integers(0, 4, 16)
-        params = [p.copy() for p in net.weights + net.biases]
+        params = params_of(net)
         m = [np.zeros_like(p) for p in params]
         v = [np.zeros_like(p) for p in params]
         lr, b1, b2, eps = 0.01, 0.8, 0.99, 1e-6
@@ -452,13 +566,13 @@ class Optimizers(unittest.TestCase):
         X, y = rng.standard_normal((16, 3)), rng.standard_normal((16, 2))
         for nesterov in (False, True):
             net = mlp.Network([3, 5, 2], hidden="tanh", output="identity", seed=1, dtype="float64")
-            params = [p.copy() for p in net.weights + net.biases]
+            params = params_of(net)
             velocity = [np.zeros_like(p) for p in params]
             optimizer = mlp.SGD(lr=0.1, momentum=0.8, nesterov=nesterov)
             for _ in range(4):
-                grads = sum(net.backprop(X, y), [])
+                grad_weights, grad_biases = net.backprop(X, y)
                 net.fit(X, y, epochs=1, batch_size=16, optimizer=optimizer, verbose=0)
-                for p, g, vp in zip(params, grads, velocity):
+                for p, g, vp in zip(params, grad_weights + grad_biases, velocity):
                     vp[...] = 0.8 * vp - 0.1 * g
                     p += 0.8 * vp - 0.1 * g if nesterov else vp
                 for p, q in zip(params, net.weights + net.biases):
@@ -481,17 +595,18 @@ class Optimizers(unittest.TestCase):
                 reference = copy.deepcopy(net)
                 net.fit(X, y, epochs=epochs, batch_size=16, optimizer=optimizer, schedule=schedule,
                         shuffle=False, verbose=0)
-                theta = [p.copy() for p in reference.weights + reference.biases]
+                theta = params_of(reference)
                 start = np.concatenate([p.ravel() for p in theta])
                 first = [np.zeros_like(p) for p in theta]   # u of eq. (8), m of eq. (9)
                 second = [np.zeros_like(p) for p in theta]  # v of eq. (9)
                 for t in range(1, steps + 1):
-                    eta = optimizer.lr * (mlp.SCHEDULES[schedule]((t - 1) / steps) if schedule else 1.0)
+                    # each step's rate is the schedule's at the middle of the step
+                    eta = optimizer.lr * (mlp.SCHEDULES[schedule]((t - 0.5) / steps) if schedule else 1.0)
                     for p, q in zip(reference.weights + reference.biases, theta):
                         p[...] = q
                     rows = slice(16 * ((t - 1) % 4), 16 * ((t - 1) % 4) + 16)
-                    grads = sum(reference.backprop(X[rows], y[rows]), [])
-                    for p, g, u, v in zip(theta, grads, first, second):
+                    grad_weights, grad_biases = reference.backprop(X[rows], y[rows])
+                    for p, g, u, v in zip(theta, grad_weights + grad_biases, first, second):
                         if kind == "adam":
                             b1, b2 = optimizer.beta1, optimizer.beta2
                             u[...] = b1 * u + (1 - b1) * g
@@ -508,55 +623,49 @@ class Optimizers(unittest.TestCase):
                 self.assertGreater(relative_error(want, start), 0.05)  # it went somewhere
                 self.assertLessEqual(relative_error(got, want), 1e-9)
 
-    def test_an_update_in_chunks_equals_the_update_in_one_piece(self):
-        # The optimizers update Optimizer.chunk (65,536) parameters at a time; the other tests'
-        # networks fit in one chunk. This one has 68,430 parameters: a full chunk, then a
-        # partial one. Each parameter's update is its own, so it must come out bit for bit as
-        # if the whole array had been updated in one piece, with the same state.
+    def test_an_update_in_slices_equals_the_update_in_one_piece(self):
+        # The optimizers update a few rows of each array at a time (Optimizer.chunk entries).
+        # Each parameter's update is its own, so slices of 7 entries (a row at a time here, and
+        # the biases in pieces) must give, bit for bit, the update of each array in one piece.
         rng = np.random.default_rng(7)
-        X, y = rng.standard_normal((32, 300)), rng.integers(0, 10, 32)
+        X, y = rng.standard_normal((32, 30)), rng.integers(0, 10, 32)
         makes = {"momentum": lambda: mlp.SGD(lr=0.05, momentum=0.9),
                  "nesterov": lambda: mlp.SGD(lr=0.05, momentum=0.9, nesterov=True),
                  "adam": lambda: mlp.Adam(lr=0.01)}
         for kind, make in makes.items():
             with self.subTest(optimizer=kind):
                 runs = []
-                for chunk in (mlp.Optimizer.chunk, 1 << 20):
-                    net, optimizer = mlp.Network([300, 220, 10], hidden="tanh", seed=7), make()
-                    start = net._params.copy()
+                for chunk in (7, 1 << 30):
+                    net, optimizer = mlp.Network([30, 22, 10], hidden="tanh", seed=7), make()
+                    start = params_of(net)
                     optimizer.chunk = chunk
                     net.fit(X, y, epochs=2, batch_size=16, optimizer=optimizer, verbose=0)
-                    runs.append((net._params, optimizer._state))
-                (chunked, chunked_state), (whole, whole_state) = runs
-                self.assertGreater(len(whole), mlp.Optimizer.chunk)
-                self.assertTrue(np.all(whole != start))  # every parameter moved
-                np.testing.assert_array_equal(chunked, whole)
-                for s, s_whole in zip(chunked_state, whole_state):
-                    np.testing.assert_array_equal(s, s_whole)
+                    runs.append((net, optimizer))
+                (sliced, sliced_optimizer), (whole, whole_optimizer) = runs
+                for p, p0 in zip(whole.weights + whole.biases, start):
+                    self.assertTrue(np.all(p != p0))  # every parameter moved
+                assert_same_params(self, sliced, whole)
+                assert_same_state(self, sliced_optimizer, whole_optimizer)
 
     def test_moments_do_not_stick_among_the_subnormal_floats(self):
-        # One gradient, then none: the moment decays by 0.9 a step, reaches the subnormal floats
-        # (below 1.2e-38) after ~830 steps and, left alone, stays there (0.9 times the smallest
-        # of them rounds back to it), where arithmetic is slow. By step 1000 it must be 0 again,
-        # and the weights must be exactly those of the same steps without the flushing.
-        def train(optimizer):
-            params = np.ones(3, np.float32)
-            optimizer.step(params, np.array([1, 0, 0], np.float32))
-            for _ in range(999):
-                optimizer.step(params, np.zeros(3, np.float32))
-            return params, optimizer._state  # m, v, scratch (Adam); velocity, scratch (SGD)
-
-        def subnormal(a):
-            return (a != 0) & (np.abs(a) < np.finfo(a.dtype).tiny)
-
-        for make in (mlp.Adam, lambda: mlp.SGD(momentum=0.9)):
-            params, moments = train(make())
-            for moment in moments:
-                self.assertFalse(np.any(subnormal(moment)), moment)
-            with mock.patch.object(mlp.Optimizer, "_flush_subnormals", lambda self, *moments: None):
-                unflushed_params, unflushed_moments = train(make())
-            self.assertTrue(subnormal(unflushed_moments[0])[0])  # what the flushing prevents
-            np.testing.assert_array_equal(params, unflushed_params)
+        # A moment of a weight whose gradient stays 0 decays into the subnormal floats (below
+        # 1.2e-38) and, left alone, stays there (0.9 times the smallest rounds back to it), where
+        # the CPU is slow. fit sets them to 0 after each epoch, and the weights do not notice:
+        # they come out as if those moments had been 0 all along.
+        X, y = spiral(20)
+        X = np.c_[X, np.zeros(len(X))]  # a blank input: its weights' gradient stays 0
+        tiny = np.finfo(np.float32).tiny
+        nets = []
+        for planted in (tiny / 4, 0.0):
+            net, adam = mlp.Network([3, 8, 3], seed=0), mlp.Adam()
+            net.fit(X, y, epochs=1, batch_size=16, optimizer=adam, verbose=0)
+            for arrays in adam.state:
+                arrays[0][2, :] = planted  # the moments of the blank input's weights
+            net.fit(X, y, epochs=1, batch_size=16, optimizer=adam, verbose=0)
+            for a in (a for arrays in adam.state for a in arrays):
+                self.assertFalse(np.any((a != 0) & (np.abs(a) < tiny)))
+            nets.append(net)
+        assert_same_params(self, nets[0], nets[1])
 
     def test_an_optimizer_instance_keeps_its_state_across_fit_calls(self):
         X, y = spiral(30)
@@ -566,8 +675,7 @@ class Optimizers(unittest.TestCase):
         for _ in range(3):
             two.fit(X, y, epochs=1, batch_size=16, optimizer=adam, verbose=0)
         self.assertEqual(adam.t, 3 * 6)
-        for W1, W2 in zip(one.weights + one.biases, two.weights + two.biases):
-            np.testing.assert_array_equal(W1, W2)
+        assert_same_params(self, one, two)
 
     def test_one_optimizer_cannot_train_two_networks(self):
         X, y = spiral(10)
@@ -585,7 +693,7 @@ class Optimizers(unittest.TestCase):
         seen = []
         net.fit(X, y, epochs=3, batch_size=10, optimizer="sgd", lr=1e-9,
                 schedule=lambda progress: seen.append(progress) or 1.0, verbose=0)
-        self.assertEqual(seen, [i / 9 for i in range(9)])
+        self.assertEqual(seen, [(i + 0.5) / 9 for i in range(9)])  # the middle of each step
         self.assertEqual(mlp.cosine(0.0), 1.0)
         self.assertAlmostEqual(mlp.cosine(1 / 3), 0.75)   # (1 + cos(pi/3)) / 2
         self.assertAlmostEqual(mlp.cosine(0.5), 0.5)
@@ -596,9 +704,19 @@ class Optimizers(unittest.TestCase):
         self.assertAlmostEqual(mlp.onecycle(0.5), 0.75)   # a third of the way down the cosine
         self.assertAlmostEqual(mlp.onecycle(1.0), 0.0)
 
+    def test_a_one_step_run_trains_under_every_schedule(self):
+        # One batch, one epoch: a schedule read at the start of the step gave onecycle's 0.
+        X, y = spiral(10)
+        for schedule in (None, "cosine", "onecycle"):
+            net = mlp.Network([2, 4, 3], seed=0)
+            before = net.weights[0].copy()
+            net.fit(X, y, epochs=1, batch_size=len(X), schedule=schedule, verbose=0)
+            with self.subTest(schedule=schedule):
+                self.assertTrue(np.all(net.weights[0] != before))
+
 
 class Training(unittest.TestCase):
-    """fit: determinism, history, validation, early stopping, Ctrl-C, divergence, dtypes."""
+    """fit: determinism, history, validation, early stopping, dtypes, dropout."""
 
     def test_same_seed_same_data_gives_bit_identical_weights(self):
         X, y = spiral(40)
@@ -606,8 +724,7 @@ class Training(unittest.TestCase):
         for net in nets[:2]:
             net.fit(X, y, epochs=3, batch_size=16, dropout=0.3, validation_split=0.2,
                     augment=lambda xb, rng: xb + rng.normal(0, 0.01, xb.shape), verbose=0)
-        for W1, W2 in zip(nets[0].weights + nets[0].biases, nets[1].weights + nets[1].biases):
-            np.testing.assert_array_equal(W1, W2)
+        assert_same_params(self, nets[0], nets[1])
         other = mlp.Network([2, 16, 16, 3], seed=8)
         self.assertFalse(np.array_equal(nets[2].weights[0], other.weights[0]))
 
@@ -621,13 +738,14 @@ class Training(unittest.TestCase):
 
     def test_float32_by_default_and_float64_on_request(self):
         X, y = spiral(20)
-        for dtype in ("float32", "float64"):
+        for dtype in ("float32", "float64", np.float64, np.dtype(">f4")):
             net = mlp.Network([2, 8, 3], seed=0, dtype=dtype)
             net.fit(X.astype(np.float64), y, epochs=1, dropout=0.1, verbose=0)
             zs, activations = net.feedforward(X)
-            grads = sum(net.backprop(X, y, 0.1), [])
-            for array in net.weights + net.biases + zs + activations[1:] + grads + [net.predict_proba(X)]:
-                self.assertEqual(array.dtype, np.dtype(dtype))
+            grad_weights, grad_biases = net.backprop(X, y, 0.1)
+            for array in net.weights + net.biases + zs + activations[1:] + grad_weights + grad_biases:
+                self.assertEqual(array.dtype, np.dtype(dtype).newbyteorder("="))
+            self.assertEqual(net.predict_proba(X).dtype, net.dtype)
 
     def test_history_holds_what_was_asked_for(self):
         X, y = spiral(20)
@@ -635,6 +753,7 @@ class Training(unittest.TestCase):
         history = net.fit(X, y, epochs=3, validation_data=(X, y), verbose=0)
         self.assertEqual(set(history), {"loss", "accuracy", "val_loss", "val_accuracy", "time"})
         self.assertTrue(all(len(values) == 3 for values in history.values()))
+        self.assertIs(net.history, history)
         self.assertAlmostEqual(history["val_loss"][-1], net.evaluate(X, y)["loss"], places=6)
         # The training loss and accuracy are those of all the epoch's rows (60 here, in batches
         # of 16, the last one of 12), not of its last batch: at a rate too small to move the
@@ -674,6 +793,35 @@ class Training(unittest.TestCase):
         history = net.fit(X, y, epochs=20, batch_size=16, validation_split=0.25, lr=0.01, verbose=0)
         self.assertGreater(history["val_accuracy"][-1], 0.95)
 
+    def test_validation_split_holds_out_the_same_rows_in_every_call(self):
+        # New rows at each call would let repeated calls train on every row: on pure noise, the
+        # validation accuracy would climb towards 1. The held-out rows are those of the seed and
+        # the row count, whatever the network's random state has drawn since.
+        X = np.arange(40, dtype=float).reshape(-1, 1)  # row i holds the value i
+        y = np.arange(40) % 2
+
+        def training_rows(net, **kwargs):
+            seen = []
+            net.fit(X, y, epochs=1, batch_size=8, validation_split=0.25,
+                    augment=lambda x_batch, rng: seen.append(x_batch[:, 0].copy()) or x_batch, verbose=0, **kwargs)
+            return set(np.concatenate(seen))
+
+        net = mlp.Network([1, 4, 2], seed=0)
+        first = training_rows(net)
+        self.assertEqual(len(first), 30)
+        self.assertEqual(training_rows(net, dropout=0.5), first)
+        self.assertEqual(training_rows(copy.deepcopy(net)), first)
+        self.assertEqual(training_rows(mlp.Network([1, 4, 2], seed=0)), first)
+        self.assertNotEqual(training_rows(mlp.Network([1, 4, 2], seed=1)), first)
+        unseeded = mlp.Network([1, 4, 2])
+        self.assertEqual(training_rows(unseeded), training_rows(unseeded))
+        rng = np.random.default_rng(0)
+        noise_X, noise_y = rng.standard_normal((200, 5)), rng.integers(0, 2, 200)
+        noise = mlp.Network([5, 64, 2], seed=0)
+        for _ in range(8):
+            history = noise.fit(noise_X, noise_y, epochs=5, batch_size=16, lr=0.01, validation_split=0.25, verbose=0)
+        self.assertLess(history["val_accuracy"][-1], 0.7)
+
     def test_early_stopping_restores_the_best_weights(self):
         # Random labels: the network memorises the training half, so validation loss rises.
         rng = np.random.default_rng(0)
@@ -694,203 +842,13 @@ class Training(unittest.TestCase):
         self.assertNotEqual(history["val_loss"][-1], history["val_loss"][best])
         self.assertEqual(net.evaluate(X[40:], y[40:])["loss"], history["val_loss"][best])
         # Said when it happens, and only then: not when the best epoch is the last one.
-        for epochs, said in ((best + 3, f"restored the weights of epoch {best + 1} "), (best + 1, None)):
+        for epochs, said in ((best + 3, f"early stopping: restored the weights of epoch {best + 1} "), (best + 1, None)):
             with contextlib.redirect_stdout(io.StringIO()) as out:
                 mlp.Network([10, 64, 64, 3], seed=0).fit(X[:40], y[:40], epochs=epochs, batch_size=8, lr=0.01,
                                                         validation_data=(X[40:], y[40:]), early_stopping=3)
-            restored = [line for line in out.getvalue().splitlines() if line.startswith("restored")]
+            restored = [line for line in out.getvalue().splitlines() if "restored" in line]
             self.assertEqual(restored, [line for line in restored if said and line.startswith(said)])
             self.assertEqual(len(restored), 1 if said else 0)
-
-    def test_ctrl_c_keeps_the_weights_and_returns_the_history_so_far(self):
-        X, y = spiral(40)  # 120 rows: 8 batches of 16 per epoch
-        net = mlp.Network([2, 8, 3], seed=0)
-        adam = mlp.Adam()
-        batches = []
-
-        def press_ctrl_c_in_epoch_2(x_batch, rng):
-            batches.append(len(x_batch))
-            if len(batches) == 8 + 3:
-                signal.raise_signal(signal.SIGINT)
-            return x_batch
-
-        out = io.StringIO()
-        with contextlib.redirect_stdout(out):
-            history = net.fit(X, y, epochs=5, batch_size=16, optimizer=adam,
-                              augment=press_ctrl_c_in_epoch_2)
-        self.assertEqual(len(history["loss"]), 1)
-        self.assertEqual(adam.t, 11)  # the batch during which Ctrl-C came was finished
-        self.assertIn("interrupted in epoch 2", out.getvalue())
-        self.assertIs(signal.getsignal(signal.SIGINT), signal.default_int_handler)
-        self.assertTrue(all(np.isfinite(W).all() for W in net.weights))
-
-    def test_ctrl_c_in_the_first_epoch_and_a_second_ctrl_c_or_an_exception_that_stops_at_once(self):
-        X, y = spiral(40)
-        for how in ("signal", "twice", "exception"):
-            net = mlp.Network([2, 8, 3], seed=0)
-            before = net.weights[0].copy()
-
-            def interrupt(x_batch, rng):
-                if how == "exception":
-                    raise KeyboardInterrupt
-                signal.raise_signal(signal.SIGINT)      # fit finishes this batch, then stops ...
-                if how == "twice":
-                    signal.raise_signal(signal.SIGINT)  # ... but a second Ctrl-C stops it here
-                return x_batch
-
-            history = net.fit(X, y, epochs=3, augment=interrupt, validation_split=0.2,
-                              early_stopping=2, verbose=0)
-            self.assertEqual(history["loss"], [])
-            self.assertEqual(history["val_loss"], [])
-            self.assertEqual(np.array_equal(net.weights[0], before), how != "signal")  # no step taken
-            self.assertIs(signal.getsignal(signal.SIGINT), signal.default_int_handler)
-
-    def test_a_diverging_loss_stops_with_a_clear_error_and_keeps_finite_weights(self):
-        X = np.linspace(-1, 1, 64).reshape(-1, 1)
-        y = 5 * X[:, 0]
-
-        def network(epochs=0):
-            net = mlp.Network([1, 16, 1], hidden="relu", output="identity", seed=0)
-            if epochs:
-                net.fit(X, y, epochs=epochs, batch_size=16, optimizer=mlp.SGD(lr=10.0), verbose=0)
-            return net
-
-        # numpy warns of the overflow, or raises FloatingPointError itself under "raise"
-        for errors in ("ignore", "raise"):
-            with self.subTest(errors=errors), np.errstate(all=errors):
-                net = network()
-                with self.assertRaisesRegex(FloatingPointError, r"diverged in epoch \d+.*smaller learning rate") as caught:
-                    net.fit(X, y, epochs=50, batch_size=16, optimizer=mlp.SGD(lr=10.0), verbose=0)
-                epoch = int(re.search(r"epoch (\d+)", str(caught.exception)).group(1))
-                self.assertGreater(epoch, 1)
-                # The same seed replays the run: the weights kept are those of the epoch before.
-                replay = network(epoch - 1)
-                for W, W_replay in zip(net.weights + net.biases, replay.weights + replay.biases):
-                    np.testing.assert_array_equal(W, W_replay)
-        # The last update of an epoch overflows the weights: the epoch's loss, that of the
-        # outputs before the update, is finite, but the weights are not. One batch, so one
-        # update, at a rate that takes a gradient above 1.2 past float32's largest number.
-        net = network()
-        before = [W.copy() for W in net.weights + net.biases]
-        with np.errstate(all="ignore"), self.assertRaisesRegex(
-                FloatingPointError, "diverged in epoch 1: the weights overflowed. The weights are "
-                                    "those fit started from"):
-            net.fit(X, y, epochs=1, batch_size=64, optimizer=mlp.SGD(lr=3e38), verbose=0)
-        for W, W_before in zip(net.weights + net.biases, before):
-            np.testing.assert_array_equal(W, W_before)
-
-    def test_a_second_ctrl_c_inside_an_update_keeps_the_last_whole_epoch(self):
-        # The second Ctrl-C raises KeyboardInterrupt wherever the code is: here, between two
-        # slices of an optimizer step, which leaves that step half done. fit gives the epoch up.
-        X, y = spiral(40)
-        for make in (mlp.Adam, mlp.SGD):
-            net, replay = mlp.Network([2, 8, 3], seed=0), mlp.Network([2, 8, 3], seed=0)
-            optimizer, replay_optimizer = make(), make()
-            optimizer.chunk = replay_optimizer.chunk = 20  # 59 parameters: three slices
-            replay.fit(X, y, epochs=1, batch_size=16, optimizer=replay_optimizer, verbose=0)
-            real_update, calls = optimizer._update, []
-
-            def update(*args):
-                calls.append(1)
-                if len(calls) == 8 * 3 + 2 * 3 + 2:  # epoch 2, step 3, slice 2
-                    raise KeyboardInterrupt
-                real_update(*args)
-
-            optimizer._update = update
-            history = net.fit(X, y, epochs=3, batch_size=16, optimizer=optimizer, verbose=0)
-            with self.subTest(optimizer=make.__name__):
-                self.assertEqual(len(history["loss"]), 1)
-                self.assertEqual(optimizer.t, replay_optimizer.t)
-                for W, W_replay in zip(net.weights + net.biases, replay.weights + replay.biases):
-                    np.testing.assert_array_equal(W, W_replay)
-                for s, s_replay in zip(optimizer._state, replay_optimizer._state):
-                    np.testing.assert_array_equal(s, s_replay)
-
-    def test_ctrl_c_while_an_epoch_is_scored_is_not_lost(self):
-        X, y = spiral(40)
-        replay = mlp.Network([2, 8, 3], seed=0)
-        replay_optimizer = mlp.Adam()
-        replay.fit(X, y, epochs=2, batch_size=16, optimizer=replay_optimizer, validation_split=0.25, verbose=0)
-        # A first Ctrl-C while the last epoch's validation rows are scored: that epoch's steps
-        # all ran, but it is not reported, so that a caller (the command line) sees it stopped.
-        net = mlp.Network([2, 8, 3], seed=0)
-        real_metrics, calls = net._metrics, []
-
-        def metrics(*args):
-            calls.append(1)
-            if len(calls) == 2:
-                signal.raise_signal(signal.SIGINT)
-            return real_metrics(*args)
-
-        net._metrics = metrics
-        history = net.fit(X, y, epochs=2, batch_size=16, optimizer=mlp.Adam(), validation_split=0.25, verbose=0)
-        self.assertEqual(len(history["loss"]), 1)
-        for W, W_replay in zip(net.weights + net.biases, replay.weights + replay.biases):
-            np.testing.assert_array_equal(W, W_replay)
-        # A second Ctrl-C while an interrupted epoch's outputs are scored: back to the last whole epoch.
-        replay = mlp.Network([2, 8, 3], seed=0)
-        replay_optimizer = mlp.Adam()
-        replay.fit(X, y, epochs=1, batch_size=16, optimizer=replay_optimizer, verbose=0)
-        net, optimizer = mlp.Network([2, 8, 3], seed=0), mlp.Adam()
-        real_score, batches, scores = net._score, [], []
-
-        def first_ctrl_c(x_batch, rng):
-            batches.append(1)
-            if len(batches) == 8 + 2:  # epoch 2, batch 2
-                signal.raise_signal(signal.SIGINT)
-            return x_batch
-
-        def score(*args):
-            scores.append(1)
-            if len(scores) == 2:  # epoch 2's
-                raise KeyboardInterrupt  # what the second Ctrl-C raises, wherever the code is
-            return real_score(*args)
-
-        net._score = score
-        history = net.fit(X, y, epochs=3, batch_size=16, optimizer=optimizer, augment=first_ctrl_c, verbose=0)
-        self.assertEqual(len(history["loss"]), 1)
-        self.assertEqual(optimizer.t, replay_optimizer.t)
-        for W, W_replay in zip(net.weights + net.biases, replay.weights + replay.biases):
-            np.testing.assert_array_equal(W, W_replay)
-
-    def test_ctrl_c_in_a_diverging_epoch_still_raises_and_keeps_the_last_finite_epoch(self):
-        X = np.linspace(-1, 1, 64).reshape(-1, 1)
-        y = 5 * X[:, 0]
-        net = mlp.Network([1, 16, 1], hidden="relu", output="identity", seed=0)
-        net.fit(X, y, epochs=1, batch_size=16, optimizer=mlp.SGD(lr=0.01), verbose=0)
-        finite = [W.copy() for W in net.weights + net.biases]
-        calls = []
-
-        def blow_up_then_ctrl_c(x_batch, rng):
-            calls.append(1)
-            if len(calls) == 3:
-                signal.raise_signal(signal.SIGINT)
-            return x_batch * 1e30  # overflows to inf within the epoch's first batches
-
-        with np.errstate(all="ignore"), self.assertRaisesRegex(FloatingPointError, "diverged in epoch 1"):
-            net.fit(X, y, epochs=3, batch_size=16, optimizer=mlp.SGD(lr=10.0),
-                    augment=blow_up_then_ctrl_c, verbose=0)
-        self.assertEqual(len(calls), 3)  # stopped after the batch in which Ctrl-C came
-        for W, W_finite in zip(net.weights + net.biases, finite):
-            np.testing.assert_array_equal(W, W_finite)
-
-    def test_a_divergence_rolls_the_optimizer_back_with_the_weights(self):
-        X = np.linspace(-1, 1, 64).reshape(-1, 1)
-        y = 5 * X[:, 0]
-        for make in (lambda: mlp.Adam(lr=1e-3), lambda: mlp.SGD(lr=1e-3)):
-            net = mlp.Network([1, 16, 1], hidden="relu", output="identity", seed=0)
-            optimizer = make()
-            net.fit(X, y, epochs=2, batch_size=16, optimizer=optimizer, verbose=0)
-            state = [s.copy() for s in optimizer._state]
-            with np.errstate(all="ignore"), self.assertRaises(FloatingPointError):
-                net.fit(X, y, epochs=5, batch_size=16, optimizer=optimizer, lr=1e30, verbose=0)
-            self.assertEqual(optimizer.t, 8)  # the steps of the two finite epochs
-            for s, s_before in zip(optimizer._state, state):
-                np.testing.assert_array_equal(s, s_before)
-            # and the same optimizer trains on at a sane rate, from where it was
-            before = net.loss(X, y)
-            net.fit(X, y, epochs=3, batch_size=16, optimizer=optimizer, lr=1e-3, verbose=0)
-            self.assertLess(net.loss(X, y), before)
 
     def test_a_copy_trains_on_its_own(self):
         # People keep a model's best weights with copy.deepcopy: the copy must train, and the
@@ -899,24 +857,20 @@ class Training(unittest.TestCase):
         net = mlp.Network([2, 16, 3], seed=0)
         net.fit(X, y, epochs=2, verbose=0)
         for copied in (copy.deepcopy(net), pickle.loads(pickle.dumps(net))):
-            before = [W.copy() for W in net.weights + net.biases]
+            before = params_of(net)
             loss = copied.loss(X, y)
             copied.fit(X, y, epochs=5, lr=0.01, verbose=0)
             self.assertLess(copied.loss(X, y), 0.9 * loss)
-            for W in copied.weights + copied.biases:
-                self.assertTrue(np.shares_memory(W, copied._params))
-            for W, W_before in zip(net.weights + net.biases, before):
-                np.testing.assert_array_equal(W, W_before)
+            assert_same_params(self, net, before)
 
     def test_dropout_scales_what_it_keeps_and_keeps_one_minus_p(self):
         # Sigmoid units are never exactly 0, so a 0 in training is a dropped unit.
         net = mlp.Network([20, 400, 2], hidden="sigmoid", seed=0)
-        X = np.random.default_rng(0).standard_normal((500, 20))
-        x = net._inputs(X)
+        x = net._inputs(np.random.default_rng(0).standard_normal((500, 20)))
         plain = net._forward(x)[1][1]
         for p in (0.2, 0.5, 0.7):
             with self.subTest(p=p):
-                dropped = net._forward(x, train=True, dropout=p)[1][1]
+                dropped = net._forward(x, dropout=p)[1][1]
                 self.assertAlmostEqual(float(np.mean(dropped == 0)), p, delta=0.01)
                 kept = dropped != 0  # the kept units are scaled by 1 / (1 - p) ...
                 np.testing.assert_allclose(dropped[kept], plain[kept] / (1 - p), rtol=1e-6)
@@ -943,7 +897,7 @@ class Training(unittest.TestCase):
             seen = []
             net = mlp.Network([1, 4, 2], seed=0)
             net.fit(X, y, epochs=3, batch_size=8, validation_split=validation_split,
-                    augment=lambda x_batch, rng: seen.append(x_batch[:, 0].copy()) or x_batch,
+                    augment=lambda x_batch, rng, seen=seen: seen.append(x_batch[:, 0].copy()) or x_batch,
                     verbose=0)
             epochs = np.concatenate(seen).reshape(3, n_train)
             with self.subTest(validation_split=validation_split):
@@ -1003,7 +957,8 @@ class Training(unittest.TestCase):
     def test_predict_shapes_and_kinds(self):
         rng = np.random.default_rng(0)
         X = rng.standard_normal((7, 3))
-        cases = [("softmax", 4, (7,)), ("sigmoid", 1, (7,)), ("sigmoid", 2, (7, 2)), ("identity", 2, (7, 2))]
+        cases = [("softmax", 4, (7,)), ("sigmoid", 1, (7,)), ("sigmoid", 2, (7, 2)), ("identity", 2, (7, 2)),
+                 ("identity", 1, (7,)), ("tanh", 1, (7,))]
         for output, k, shape in cases:
             net = mlp.Network([3, 5, k], output=output, seed=0)
             prediction = net.predict(X)
@@ -1015,7 +970,7 @@ class Training(unittest.TestCase):
             elif output == "sigmoid":
                 np.testing.assert_array_equal(prediction.reshape(7, k), (proba > 0.5).astype(int))
             else:
-                np.testing.assert_array_equal(prediction, proba)
+                np.testing.assert_array_equal(prediction.reshape(7, k), proba)
         # predict_proba runs 4,096 rows at a time: every row comes back, in its place
         many = rng.standard_normal((2 * 4096 + 100, 3))
         net = mlp.Network([3, 5, 4], seed=0, dtype="float64")
@@ -1024,20 +979,237 @@ class Training(unittest.TestCase):
         self.assertEqual(set(net.evaluate(X, rng.standard_normal((7, 2)))), {"loss"})
         net = mlp.Network([3, 5, 2], seed=0)
         self.assertEqual(set(net.evaluate(X, [0, 1, 0, 1, 0, 1, 0])), {"loss", "accuracy"})
+        # an accuracy of 0 is reported as 0, not left out
+        wrong = 1 - net.predict(X)
+        self.assertEqual(net.evaluate(X, wrong)["accuracy"], 0.0)
 
-    def test_assigning_a_weight_matrix_copies_it_into_the_parameters(self):
-        net = mlp.Network([2, 3, 2], seed=0)
-        net.weights[0] = np.ones((2, 3))
-        net.weights[1] += 1.0
-        np.testing.assert_array_equal(net._params[:6], 1.0)
-        with self.assertRaisesRegex(ValueError, "shape"):
-            net.biases[0] = np.ones(4)
-        with self.assertRaises(AttributeError):
-            net.weights = []
+    def test_the_parameters_are_plain_arrays_changed_in_place(self):
+        net = mlp.Network([2, 3, 2], seed=0, dtype="float64")
+        X = np.ones((1, 2))
+        net.weights[0][...] = 0.0
+        net.biases[0][...] = 1.0
+        net.weights[1][...] = [[1.0, 0.0], [1.0, 0.0], [1.0, 0.0]]
+        net.biases[1][...] = 0.0
+        np.testing.assert_allclose(net.predict_proba(X), mlp.softmax(np.array([[3.0, 0.0]])))
+
+
+def replay(epochs, make_optimizer=mlp.Adam, X=None, y=None, **kwargs):
+    """A network and optimizer trained for whole epochs: what an interrupted run must equal."""
+    net, optimizer = mlp.Network([2, 8, 3], seed=0), make_optimizer()
+    if epochs:
+        net.fit(X, y, epochs=epochs, batch_size=16, optimizer=optimizer, verbose=0, **kwargs)
+    return net, optimizer
+
+
+class Transaction(unittest.TestCase):
+    """Whatever stops fit (Ctrl-C, a divergence, any exception) leaves whole weights and the
+    optimizer's state that goes with them, then propagates; a refused call changes nothing."""
+
+    def setUp(self):
+        self.X, self.y = spiral(40)  # 120 rows: 8 batches of 16 an epoch
+
+    def interrupted(self, make_optimizer, raise_at, exception=KeyboardInterrupt, **kwargs):
+        """Train 3 epochs, raising exception (or sending SIGINT) in the augment's call number
+        raise_at; return the network, optimizer and the exception fit raised."""
+        net, optimizer = replay(0, make_optimizer)
+        calls = []
+
+        def augment(x_batch, rng):
+            calls.append(1)
+            if len(calls) == raise_at:
+                if exception == "SIGINT":
+                    signal.raise_signal(signal.SIGINT)
+                else:
+                    raise exception
+            return x_batch
+
+        with self.assertRaises(KeyboardInterrupt if exception == "SIGINT" else exception) as caught:
+            net.fit(self.X, self.y, epochs=3, batch_size=16, optimizer=optimizer, augment=augment, verbose=0,
+                    **kwargs)
+        return net, optimizer, caught.exception
+
+    def test_ctrl_c_propagates_and_leaves_the_weights_and_state_of_the_last_whole_epoch(self):
+        for make in (mlp.Adam, mlp.SGD):
+            for raise_at, whole in ((8 + 3, 1), (3, 0), (16 + 8, 2)):
+                with self.subTest(optimizer=make.__name__, raise_at=raise_at):
+                    net, optimizer, _ = self.interrupted(make, raise_at, "SIGINT")
+                    done, done_optimizer = replay(whole, make, self.X, self.y)
+                    assert_same_params(self, net, done)
+                    assert_same_state(self, optimizer, done_optimizer)
+                    self.assertEqual(len(net.history["loss"]), whole)
+                    self.assertEqual(len(net.history["time"]), whole)
+                    self.assertIs(signal.getsignal(signal.SIGINT), signal.default_int_handler)
+
+    def test_any_exception_from_an_augment_or_a_schedule_leaves_whole_weights(self):
+        net, optimizer, _error = self.interrupted(mlp.Adam, 8 + 5, ValueError)
+        done, done_optimizer = replay(1, mlp.Adam, self.X, self.y)
+        assert_same_params(self, net, done)
+        assert_same_state(self, optimizer, done_optimizer)
+
+        def schedule(progress):
+            if progress > 0.5:
+                raise RuntimeError("a broken schedule")
+            return 1.0
+
+        net, optimizer = replay(0)
+        with self.assertRaisesRegex(RuntimeError, "a broken schedule"):
+            net.fit(self.X, self.y, epochs=3, batch_size=16, optimizer=optimizer, schedule=schedule, verbose=0)
+        self.assertEqual(optimizer.t, 8)  # epoch 2 crossed the middle of the run: only epoch 1 is kept
+        self.assertEqual(len(net.history["loss"]), 1)
+
+    def test_a_schedule_that_returns_what_is_not_a_rate_is_named(self):
+        net, _ = replay(0)
+        before = params_of(net)
+        for value, error in (("fast", TypeError), (-1.0, ValueError), (float("nan"), ValueError)):
+            with self.subTest(value=value), self.assertRaisesRegex(error, "the schedule's value must be"):
+                net.fit(self.X, self.y, epochs=1, schedule=lambda progress, value=value: value, verbose=0)
+            assert_same_params(self, net, before)
+
+    def test_a_second_ctrl_c_inside_an_update_keeps_the_last_whole_epoch(self):
+        # Ctrl-C raises KeyboardInterrupt wherever the code is: here, between two slices of an
+        # optimizer step, which leaves that step half done. fit gives the epoch up.
+        for make in (mlp.Adam, mlp.SGD):
+            net, optimizer = replay(0, make)
+            optimizer.chunk = 8  # 8 slices a step: W1 in 2, b1 in 1, W2 in 4, b2 in 1
+            real_update, calls = optimizer._update, []
+
+            def update(*args, calls=calls, real_update=real_update):
+                calls.append(1)
+                if len(calls) == 8 * 8 + 2 * 8 + 2:  # epoch 2, step 3, inside the first array
+                    raise KeyboardInterrupt
+                real_update(*args)
+
+            optimizer._update = update
+            with self.assertRaises(KeyboardInterrupt):
+                net.fit(self.X, self.y, epochs=3, batch_size=16, optimizer=optimizer, verbose=0)
+            done, done_optimizer = replay(1, make, self.X, self.y)
+            with self.subTest(optimizer=make.__name__):
+                assert_same_params(self, net, done)
+                assert_same_state(self, optimizer, done_optimizer)
+
+    def test_a_print_that_fails_leaves_whole_weights(self):
+        class ClosedPipe(io.StringIO):
+            def write(self, text):
+                if "epoch 2" in text:
+                    raise BrokenPipeError(32, "Broken pipe")
+                return super().write(text)
+
+        net, optimizer = replay(0)
+        with contextlib.redirect_stdout(ClosedPipe()), self.assertRaises(BrokenPipeError):
+            net.fit(self.X, self.y, epochs=3, batch_size=16, optimizer=optimizer, verbose=1)
+        done, done_optimizer = replay(1, mlp.Adam, self.X, self.y)
+        assert_same_params(self, net, done)
+        assert_same_state(self, optimizer, done_optimizer)
+        self.assertEqual(len(net.history["loss"]), 1)
+
+    def test_a_callers_own_sigint_handler_is_left_alone(self):
+        handled = []
+
+        def handler(signum, frame):
+            handled.append(signum)
+
+        previous = signal.signal(signal.SIGINT, handler)
+        try:
+            seen = []
+
+            def augment(x_batch, rng):
+                seen.append(signal.getsignal(signal.SIGINT))
+                if len(seen) == 3:
+                    signal.raise_signal(signal.SIGINT)  # the caller's handler takes it
+                return x_batch
+
+            net, _ = replay(0)
+            history = net.fit(self.X, self.y, epochs=2, batch_size=16, augment=augment, verbose=0)
+            self.assertEqual(len(history["loss"]), 2)  # not interrupted: the caller handled it
+            self.assertEqual(handled, [signal.SIGINT])
+            self.assertTrue(all(h is handler for h in seen))
+            self.assertIs(signal.getsignal(signal.SIGINT), handler)
+        finally:
+            signal.signal(signal.SIGINT, previous)
+
+    def test_ctrl_c_with_early_stopping_keeps_the_last_whole_epoch_not_the_best(self):
+        rng = np.random.default_rng(0)
+        X, y = rng.standard_normal((80, 10)), rng.integers(0, 3, 80)
+        kwargs = {"batch_size": 8, "lr": 0.01, "validation_data": (X[40:], y[40:]), "early_stopping": 3, "verbose": 0}
+        full = mlp.Network([10, 64, 64, 3], seed=0).fit(X[:40], y[:40], epochs=200, **kwargs)
+        best = int(np.argmin(full["val_loss"]))
+        stop = best + 2  # past the best, before the patience runs out: interrupt in epoch stop + 1
+        calls = []
+
+        def augment(x_batch, rng):
+            calls.append(1)
+            if len(calls) == 5 * stop + 2:
+                raise KeyboardInterrupt
+            return x_batch
+
+        net = mlp.Network([10, 64, 64, 3], seed=0)
+        with self.assertRaises(KeyboardInterrupt):
+            net.fit(X[:40], y[:40], epochs=200, augment=augment, **kwargs)
+        done = mlp.Network([10, 64, 64, 3], seed=0)
+        done.fit(X[:40], y[:40], epochs=stop, **{**kwargs, "early_stopping": None})
+        assert_same_params(self, net, done)
+        self.assertEqual(len(net.history["val_loss"]), stop)
+
+    def test_a_diverging_loss_stops_with_a_clear_error_and_keeps_finite_weights(self):
+        X = np.linspace(-1, 1, 64).reshape(-1, 1)
+        y = 5 * X[:, 0]
+
+        def network(epochs=0):
+            net = mlp.Network([1, 16, 1], hidden="relu", output="identity", seed=0)
+            if epochs:
+                net.fit(X, y, epochs=epochs, batch_size=16, optimizer=mlp.SGD(lr=10.0), verbose=0)
+            return net
+
+        for errors in ("ignore", "raise"):  # under numpy's errstate of the caller's choice
+            with self.subTest(errors=errors), np.errstate(all=errors):
+                net = network()
+                with self.assertRaisesRegex(FloatingPointError, r"diverged in epoch \d+.*smaller learning rate") as caught:
+                    net.fit(X, y, epochs=50, batch_size=16, optimizer=mlp.SGD(lr=10.0), verbose=0)
+                epoch = int(re.search(r"epoch (\d+)", str(caught.exception)).group(1))
+                self.assertGreater(epoch, 1)
+                # The same seed replays the run: the weights kept are those of the epoch before.
+                assert_same_params(self, net, network(epoch - 1))
+                self.assertEqual(len(net.history["loss"]), epoch - 1)
+        # The last update of an epoch overflows the weights: the epoch's loss, that of the
+        # outputs before the update, is finite, but the weights are not. One batch, so one
+        # update, at a rate that takes a gradient above 1.2 past float32's largest number.
+        net = network()
+        before = params_of(net)
+        with self.assertRaisesRegex(FloatingPointError, "diverged in epoch 1: the loss or the weights overflowed"):
+            net.fit(X, y, epochs=1, batch_size=64, optimizer=mlp.SGD(lr=3e38), verbose=0)
+        assert_same_params(self, net, before)
+
+    def test_a_divergence_rolls_the_optimizer_back_with_the_weights(self):
+        X = np.linspace(-1, 1, 64).reshape(-1, 1)
+        y = 5 * X[:, 0]
+        for make in (lambda: mlp.Adam(lr=1e-3), lambda: mlp.SGD(lr=1e-3)):
+            net = mlp.Network([1, 16, 1], hidden="relu", output="identity", seed=0)
+            optimizer = make()
+            net.fit(X, y, epochs=2, batch_size=16, optimizer=optimizer, verbose=0)
+            state = copy.deepcopy(optimizer)
+            with self.assertRaises(FloatingPointError):
+                net.fit(X, y, epochs=5, batch_size=16, optimizer=optimizer, lr=1e30, verbose=0)
+            assert_same_state(self, optimizer, state)
+            # and the same optimizer trains on at a sane rate, from where it was
+            before = net.loss(X, y)
+            net.fit(X, y, epochs=3, batch_size=16, optimizer=optimizer, lr=1e-3, verbose=0)
+            self.assertLess(net.loss(X, y), before)
+
+    def test_a_refused_call_changes_nothing_not_even_the_random_state(self):
+        net, optimizer = replay(1, mlp.Adam, self.X, self.y)
+        before, state, t = params_of(net), net.rng.bit_generator.state, optimizer.t
+        for kwargs in ({"y": self.y + 5}, {"epochs": 0}, {"validation_split": 0.9999},
+                       {"early_stopping": 2}, {"dropout": 1.0}, {"optimizer": mlp.Adam(beta1=1.5)}):
+            arguments = {"X": self.X, "y": self.y, "epochs": 1, "optimizer": optimizer, "verbose": 0, **kwargs}
+            with self.subTest(**{k: repr(v) for k, v in kwargs.items()}), self.assertRaises((ValueError, TypeError)):
+                net.fit(**arguments)
+            assert_same_params(self, net, before)
+            self.assertEqual(net.rng.bit_generator.state, state)
+            self.assertEqual(optimizer.t, t)
 
 
 class Errors(unittest.TestCase):
-    """Bad input raises an error that names the argument."""
+    """Bad input raises an error that names the argument, from one table of what each may be."""
 
     def setUp(self):
         self.net = mlp.Network([4, 5, 3], seed=0)
@@ -1045,8 +1217,7 @@ class Errors(unittest.TestCase):
         self.y = np.array([0, 1, 2, 0, 1, 2])
 
     def fits(self, **kwargs):
-        arguments = dict(X=self.X, y=self.y, epochs=1, verbose=0)
-        arguments.update(kwargs)
+        arguments = {"X": self.X, "y": self.y, "epochs": 1, "verbose": 0, **kwargs}
         return self.net.fit(**arguments)
 
     def test_bad_inputs_name_what_was_wrong(self):
@@ -1055,81 +1226,92 @@ class Errors(unittest.TestCase):
         nan_X[2, 1] = np.nan
         inf_y = np.zeros((6, 3))
         inf_y[0, 0] = np.inf
+        one_hot = np.eye(3)[y]
+        one_hot[2] = 0  # a row of no class at all
         cases = [
-            (ValueError, r"X must be 2-D.*\(4,\).*x\.reshape\(1, -1\)", lambda: self.net.predict(np.zeros(4))),
-            (ValueError, r"X must be 2-D.*\(2, 3, 4\)", lambda: self.net.predict(np.zeros((2, 3, 4)))),
-            (ValueError, r"X has 5 columns.*sizes\[0\] = 4", lambda: self.net.predict(np.zeros((6, 5)))),
-            (ValueError, r"X and y have different lengths: 6 and 5", lambda: self.fits(y=y[:5])),
+            (ValueError, r"X must be a non-empty 2-D array.*reshape\(1, -1\).*got shape \(4,\)",
+             lambda: self.net.predict(np.zeros(4))),
+            (ValueError, r"X must be a non-empty 2-D array.*\(2, 3, 4\)", lambda: self.net.predict(np.zeros((2, 3, 4)))),
+            (ValueError, r"X must be .* of sizes\[0\] = 4 columns; got shape \(6, 5\)",
+             lambda: self.net.predict(np.zeros((6, 5)))),
+            (ValueError, r"X must be a rectangular array", lambda: self.net.predict([[0, 0, 0, 0], [0, 0, 0]])),
+            (ValueError, r"y must be 1-D or 2-D with a row for each of X's 6; got shape \(5,\)", lambda: self.fits(y=y[:5])),
             (ValueError, r"X contains NaN or inf", lambda: self.fits(X=nan_X)),
             (ValueError, r"y contains NaN or inf", lambda: self.fits(y=inf_y)),
-            (ValueError, r"y holds the label 3, outside the integers \[0, 3\)", lambda: self.fits(y=y + 1)),
+            (ValueError, r"y holds the label 3, outside the classes 0\.\.2", lambda: self.fits(y=y + 1)),
             (ValueError, r"y holds the label -1", lambda: self.fits(y=y - 1)),
             (ValueError, r"y holds the label 0\.5", lambda: self.fits(y=y * 0.5)),
-            (ValueError, r"one-hot y has width 4, but the output layer has 3", lambda: self.fits(y=np.eye(4)[y])),
-            (ValueError, r"every row of one-hot y must sum to 1", lambda: self.fits(y=np.ones((6, 3)))),
-            (ValueError, r"X is empty", lambda: self.fits(X=np.zeros((0, 4)), y=[])),
+            (ValueError, r"y has shape \(6, 4\), not a column for each of the 3 output units",
+             lambda: self.fits(y=np.eye(4)[y])),
+            (ValueError, r"every row of one-hot y must add up to 1", lambda: self.fits(y=np.ones((6, 3)))),
+            (ValueError, r"every row of one-hot y must add up to 1", lambda: self.fits(y=one_hot)),
+            (ValueError, r"X must be a non-empty 2-D array.*got shape \(0, 4\)", lambda: self.fits(X=np.zeros((0, 4)), y=[])),
             (TypeError, r"X must hold numbers", lambda: self.net.predict([["a", "b", "c", "d"]])),
-            (ValueError, r"epochs must be a positive integer; got 0", lambda: self.fits(epochs=0)),
-            (TypeError, r"epochs must be an integer; got 2\.5", lambda: self.fits(epochs=2.5)),
-            (TypeError, r"epochs must be an integer; got True", lambda: self.fits(epochs=True)),
-            (ValueError, r"batch_size must be a positive integer; got -1", lambda: self.fits(batch_size=-1)),
-            (ValueError, r"lr must be positive; got 0", lambda: self.fits(lr=0)),
-            (ValueError, r"lr must be positive; got -0\.1", lambda: mlp.SGD(lr=-0.1)),
-            (ValueError, r"lr must be finite", lambda: self.fits(lr=float("nan"))),
-            (ValueError, r"dropout must be in \[0, 1\); got 1", lambda: self.fits(dropout=1)),
-            (ValueError, r"dropout must be in \[0, 1\); got -0\.1", lambda: self.fits(dropout=-0.1)),
-            (ValueError, r"l2 must be 0 or more", lambda: self.fits(l2=-1)),
-            (ValueError, r"validation_split must be in \[0, 1\)", lambda: self.fits(validation_split=1.5)),
-            (ValueError, r"validation_split=0\.01 of 6 rows leaves 0", lambda: self.fits(validation_split=0.01)),
+            (ValueError, r"epochs must be an integer in \[1, inf\); got 0", lambda: self.fits(epochs=0)),
+            (TypeError, r"epochs must be an integer in \[1, inf\); got 2\.5", lambda: self.fits(epochs=2.5)),
+            (TypeError, r"epochs must be an integer .*; got True", lambda: self.fits(epochs=True)),
+            (ValueError, r"batch_size must be an integer in \[1, inf\); got -1", lambda: self.fits(batch_size=-1)),
+            (ValueError, r"lr must be a number in \(0, inf\); got 0", lambda: self.fits(lr=0)),
+            (ValueError, r"lr must be a number in \(0, inf\); got inf", lambda: self.fits(lr=float("inf"))),
+            (ValueError, r"the SGD's lr must be a number in \(0, inf\); got -0\.1",
+             lambda: self.fits(optimizer=mlp.SGD(lr=-0.1))),
+            (ValueError, r"lr must be .*; got nan", lambda: self.fits(lr=float("nan"))),
+            (ValueError, r"dropout must be a number in \[0, 1\); got 1", lambda: self.fits(dropout=1)),
+            (ValueError, r"dropout must be a number in \[0, 1\); got -0\.1", lambda: self.fits(dropout=-0.1)),
+            (ValueError, r"l2 must be a number in \[0, inf\); got -1", lambda: self.fits(l2=-1)),
+            (ValueError, r"validation_split must be a number in \[0, 1\)", lambda: self.fits(validation_split=1.5)),
+            (ValueError, r"validation_split=0\.01 leaves no rows of 6", lambda: self.fits(validation_split=0.01)),
             (ValueError, r"validation_data or validation_split, not both",
              lambda: self.fits(validation_split=0.5, validation_data=(X, y))),
-            (ValueError, r"X_val has 3 columns", lambda: self.fits(validation_data=(np.zeros((2, 3)), [0, 1]))),
+            (TypeError, r"validation_data must be a pair", lambda: self.fits(validation_data=X)),
+            (ValueError, r"X_val must be .*got shape \(2, 3\)", lambda: self.fits(validation_data=(np.zeros((2, 3)), [0, 1]))),
             (ValueError, r"early_stopping needs validation", lambda: self.fits(early_stopping=2)),
-            (ValueError, r"unknown optimizer 'rmsprop'", lambda: self.fits(optimizer="rmsprop")),
+            (ValueError, r"optimizer must be one of 'adam', 'sgd' or an Optimizer .*; got 'rmsprop'",
+             lambda: self.fits(optimizer="rmsprop")),
             (TypeError, r"optimizer must be", lambda: self.fits(optimizer=3)),
-            (ValueError, r"unknown schedule 'linear'", lambda: self.fits(schedule="linear")),
-            (TypeError, r"augment must be a function", lambda: self.fits(augment="shift")),
-            (ValueError, r"augment must return an array of its batch's shape \(6, 4\); got \(5, 4\)",
+            (ValueError, r"schedule must be one of 'cosine', 'onecycle' or a function; got 'linear'",
+             lambda: self.fits(schedule="linear")),
+            (TypeError, r"augment must be a function; got 'shift'", lambda: self.fits(augment="shift")),
+            (ValueError, r"augment must return an array shaped like its batch, \(6, 4\)",
              lambda: self.fits(augment=lambda x_batch, rng: x_batch[1:])),
             (TypeError, r"shuffle must be True or False; got 'no'", lambda: self.fits(shuffle="no")),
             (ValueError, r"verbose must be True or False; got 2", lambda: self.fits(verbose=2)),
-            (TypeError, r"nesterov must be True or False; got 'no'", lambda: mlp.SGD(nesterov="no")),
+            (TypeError, r"the SGD's nesterov must be True or False; got 'no'",
+             lambda: self.fits(optimizer=mlp.SGD(nesterov="no"))),
+            (ValueError, r"the Adam's beta2 must be a number in \[0, 1\); got 1", lambda: self.fits(optimizer=mlp.Adam(beta2=1))),
             (TypeError, r"download must be True or False; got 'no'", lambda: mlp.load_mnist(download="no")),
-            (ValueError, r"unknown activation 'rellu' for hidden", lambda: mlp.Network([2, 3, 2], hidden="rellu")),
-            (ValueError, r"unknown activation 'soft' for output", lambda: mlp.Network([2, 3, 2], output="soft")),
-            (ValueError, r"softmax can only be the output activation",
-             lambda: mlp.Network([2, 3, 2], hidden="softmax")),
-            (ValueError, r"hidden names 1 activations, but sizes has 2 hidden layers",
+            (ValueError, r"hidden must be one of .*'relu'.*; got 'rellu'", lambda: mlp.Network([2, 3, 2], hidden="rellu")),
+            (ValueError, r"output must be one of .*; got 'soft'", lambda: mlp.Network([2, 3, 2], output="soft")),
+            (ValueError, r"hidden must be one of .*; got 'softmax'", lambda: mlp.Network([2, 3, 2], hidden="softmax")),
+            (ValueError, r"hidden must be an activation name or a list of 2; got \['relu'\]",
              lambda: mlp.Network([2, 3, 3, 2], hidden=["relu"])),
-            (ValueError, r"unknown loss 'hinge'", lambda: mlp.Network([2, 3, 2], loss="hinge")),
-            (ValueError, r"loss='cross_entropy'.*probabilities",
+            (TypeError, r"hidden must be an activation name or a list of 1; got None",
+             lambda: mlp.Network([4, 3, 2], hidden=None)),
+            (ValueError, r"loss must be one of .*; got 'hinge'", lambda: mlp.Network([2, 3, 2], loss="hinge")),
+            (ValueError, r"loss='cross_entropy' needs probabilities",
              lambda: mlp.Network([2, 3, 2], output="tanh", loss="cross_entropy")),
-            (ValueError, r"softmax output needs at least 2 units", lambda: mlp.Network([2, 3, 1])),
-            (ValueError, r"sizes needs at least 2 entries", lambda: mlp.Network([784])),
-            (ValueError, r"every entry of sizes must be at least 1", lambda: mlp.Network([784, 0, 10])),
-            (TypeError, r"sizes must hold integers", lambda: mlp.Network([784, 12.5, 10])),
+            (ValueError, r"softmax output needs 2 units or more", lambda: mlp.Network([2, 3, 1])),
+            (ValueError, r"sizes must be a list of 2 or more layer widths", lambda: mlp.Network([784])),
+            (ValueError, r"every entry of sizes must be an integer in \[1, inf\); got 0", lambda: mlp.Network([784, 0, 10])),
+            (TypeError, r"every entry of sizes must be an integer .*; got 12\.5", lambda: mlp.Network([784, 12.5, 10])),
+            (TypeError, r"every entry of sizes must be an integer .*; got True", lambda: mlp.Network([784, True, 10])),
             (TypeError, r"sizes must be a list", lambda: mlp.Network(784)),
-            (ValueError, r"dtype must be 'float32' or 'float64'; got 'int32'", lambda: mlp.Network([2, 2], dtype="int32")),
+            (TypeError, r"sizes must be a list", lambda: mlp.Network("784")),
+            (ValueError, r"dtype must be one of 'float32', 'float64'; got 'int32'", lambda: mlp.Network([2, 2], dtype="int32")),
+            (TypeError, r"dtype must be one of 'float32', 'float64'; got None", lambda: mlp.Network([2, 2], dtype=None)),
             (ValueError, r"y must hold values in \[0, 1\] for binary_cross_entropy",
              lambda: mlp.Network([4, 2], output="sigmoid").fit(X, np.full((6, 2), 2.0), verbose=0)),
-            (ValueError, r"y has shape \(6,\) but the network has 2 outputs",
+            (ValueError, r"y has shape \(6,\), not a column for each of the 2 output units",
              lambda: mlp.Network([4, 2], output="identity").fit(X, np.zeros(6), verbose=0)),
-            (TypeError, r"hidden must be an activation name or a list of them; got None",
-             lambda: mlp.Network([4, 3, 2], hidden=None)),
-            (ValueError, r"dtype must be 'float32' or 'float64'; got None", lambda: mlp.Network([2, 2], dtype=None)),
-            (ValueError, r"dtype must be 'float32' or 'float64'; got dtype\('>f4'\)",
-             lambda: mlp.Network([2, 2], dtype=np.dtype(">f4"))),
-            (ValueError, r"seed must be 0 or more; got -1", lambda: mlp.Network([2, 2], seed=-1)),
-            (TypeError, r"seed must be None or an integer; got 1.5", lambda: mlp.Network([2, 2], seed=1.5)),
-            (ValueError, r"X holds values too large for float32 \(up to 1e\+39\)",
-             lambda: self.net.predict(np.full((5, 4), 1e39))),
+            (ValueError, r"seed must be an integer in \[0, inf\); got -1", lambda: mlp.Network([2, 2], seed=-1)),
+            (TypeError, r"seed must be an integer .*; got 1.5", lambda: mlp.Network([2, 2], seed=1.5)),
+            (ValueError, r"X holds values too large for float32", lambda: self.net.predict(np.full((5, 4), 1e39))),
             (ValueError, r"y holds values too large for float32",
              lambda: mlp.Network([4, 2], output="identity").fit(X, np.full((6, 2), -1e39), verbose=0)),
         ]
         for error, pattern, call in cases:
-            with self.subTest(pattern=pattern):
-                with self.assertRaisesRegex(error, pattern):
-                    call()
+            with self.subTest(pattern=pattern), self.assertRaisesRegex(error, pattern):
+                call()
 
     def test_an_output_that_overflows_is_an_error_that_names_x(self):
         # Finite float32 inputs can still overflow inside the network: say so, do not predict 0.
@@ -1137,28 +1319,29 @@ class Errors(unittest.TestCase):
         for X in (np.full((5, 8), 3e38, np.float32), np.full((5, 8), -3e38)):
             for call in (net.predict, net.predict_proba, lambda X: net.evaluate(X, [0] * 5),
                          lambda X: net.loss(X, [0] * 5)):
-                with self.subTest(X=X[0, 0], call=call), np.errstate(all="raise"), \
+                with self.subTest(X=X[0, 0], call=call), np.errstate(all="raise"), warnings.catch_warnings(), \
                         self.assertRaisesRegex(ValueError, r"output for X is not finite: its values, up to 3e\+38"):
+                    warnings.simplefilter("error")
                     call(X)
+
+    def test_an_mse_that_overflows_is_inf_without_a_warning(self):
+        net = mlp.Network([1, 1], output="identity", seed=0)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            self.assertEqual(net.evaluate([[0.0]], [3e38])["loss"], math.inf)
 
     def test_accuracy_of_several_sigmoid_units_counts_rows_with_every_unit_right(self):
         net = mlp.Network([2, 2], output="sigmoid", seed=0)
-        net.weights[0] = [[10.0, 0.0], [0.0, 10.0]]  # output k is sigmoid(10 x_k)
+        net.weights[0][...] = [[10.0, 0.0], [0.0, 10.0]]  # output k is sigmoid(10 x_k)
         X = np.array([[1.0, 1.0], [1.0, -1.0], [-1.0, -1.0], [-1.0, 1.0]])
         Y = np.array([[1, 1], [1, 1], [0, 0], [1, 1]])  # rows 0 and 2 right; 1 and 3 half right
         self.assertEqual(net.evaluate(X, Y)["accuracy"], 0.5)
         history = net.fit(X, Y, epochs=1, batch_size=4, lr=1e-12, verbose=0)
         self.assertEqual(history["accuracy"], [0.5])
 
-    def test_a_failed_call_changes_nothing(self):
-        before = self.net._params.copy()
-        with self.assertRaises(ValueError):
-            self.fits(y=self.y + 1)
-        np.testing.assert_array_equal(self.net._params, before)
-
     def test_the_finite_check_sees_inf_and_nan_but_not_a_sum_that_overflows(self):
         net = mlp.Network([4, 3], seed=0)
-        net.weights[0] = np.zeros((4, 3))
+        net.weights[0][...] = 0.0
         huge = np.full((2, 4), 3e38, np.float32)  # finite, but their float32 sum is inf
         with np.errstate(all="raise"):
             np.testing.assert_array_equal(net.predict(huge), [0, 0])
@@ -1167,1000 +1350,12 @@ class Errors(unittest.TestCase):
             with self.subTest(bad=bad), self.assertRaisesRegex(ValueError, "X contains NaN or inf"):
                 net.predict(X)
 
-
-def write_npz(path, **arrays):
-    with open(path, "wb") as f:
-        np.savez(f, **arrays)
-
-
-class Saving(unittest.TestCase):
-
-    def setUp(self):
-        self.folder = tempfile.TemporaryDirectory()
-        self.path = os.path.join(self.folder.name, "model.npz")
-
-    def tearDown(self):
-        self.folder.cleanup()
-
-    def test_round_trip_gives_identical_predictions(self):
-        X, y = spiral(20)
-        cases = (("float32", ["tanh", "relu"], "softmax", None), ("float64", ["elu", "sigmoid"], "sigmoid", None),
-                 ("float32", ["relu", "relu"], "sigmoid", "mse"))  # not the output's natural loss
-        for dtype, hidden, output, loss in cases:
-            net = mlp.Network([2, 6, 5, 3], hidden=hidden, output=output, loss=loss, seed=0, dtype=dtype)
-            net.fit(X, np.eye(3)[y], epochs=2, verbose=0)
-            net.save(self.path)
-            loaded = mlp.Network.load(self.path)
-            self.assertEqual(repr(loaded), repr(net))
-            np.testing.assert_array_equal(loaded.predict_proba(X), net.predict_proba(X))
-            self.assertEqual(loaded.evaluate(X, np.eye(3)[y]), net.evaluate(X, np.eye(3)[y]))
-            self.assertEqual(os.listdir(self.folder.name), ["model.npz"])
-        net = mlp.Network([3, 2], output="identity", seed=0)  # no hidden layer at all
-        net.save(self.path)
-        self.assertEqual(mlp.Network.load(self.path).hidden, [])
-
-    def test_a_failed_save_leaves_the_old_file(self):
-        mlp.Network([2, 3, 2], seed=0).save(self.path)
-        with open(self.path, "rb") as f:
-            old = f.read()
-
-        def fail_halfway(f, **arrays):
-            f.write(b"PK half a file")
-            raise OSError("disk full")
-
-        with mock.patch.object(np, "savez", fail_halfway), self.assertRaisesRegex(OSError, "disk full"):
-            mlp.Network([2, 3, 2], seed=1).save(self.path)
-        with open(self.path, "rb") as f:
-            self.assertEqual(f.read(), old)
-        self.assertEqual(os.listdir(self.folder.name), ["model.npz"])
-
-    def test_load_rejects_pickles_and_malformed_files(self):
-        good = mlp.Network([2, 3, 2], seed=0)
-        good.save(self.path)
-        with mock.patch.object(np.lib.format, "read_array", wraps=np.lib.format.read_array) as read:
-            mlp.Network.load(self.path)
-        self.assertEqual(read.call_count, 8)  # every array, each read with allow_pickle=False
-        self.assertTrue(all(call.kwargs.get("allow_pickle") is False for call in read.call_args_list))
-        with np.load(self.path) as data:
-            arrays = dict(data)
-
-        def variant(**changes):
-            new = dict(arrays, **changes)
-            write_npz(self.path, **{k: v for k, v in new.items() if v is not None})
-
-        def write(data):
-            with open(self.path, "wb") as f:
-                f.write(data)
-
-        npy = io.BytesIO()
-        np.save(npy, np.zeros(3))
-        cases = [
-            (lambda: write(pickle.dumps(good)), r"not a model saved by Network.save"),
-            (lambda: write(b"garbage" * 10), r"not a model saved"),
-            (lambda: write(b"PK\x03\x04" + b"broken zip" * 10), r"not a model saved"),
-            (lambda: variant(sizes=np.array([5])), r"sizes must be a 1-D integer array of 2 or more"),
-            (lambda: write(npy.getvalue()), r"not a model saved"),
-            (lambda: variant(weights_1=None), r"which take 8 arrays; found 7: \['biases_0'"),
-            (lambda: variant(extra=np.zeros(2)), r"which take 8 arrays; found 9: .*'extra'"),
-            (lambda: variant(weights_0=np.zeros((3, 3), np.float32)), r"weights_0 has shape \(3, 3\)"),
-            (lambda: variant(biases_1=np.array([np.nan, 0], np.float32)), r"biases_1 holds NaN"),
-            (lambda: variant(hidden=np.array(["banana"])), r"unknown activation 'banana'"),
-            (lambda: variant(sizes=np.array([2.0, 3.0, 2.0])), r"sizes must be a 1-D integer array"),
-            (lambda: variant(output=np.array([object()], dtype=object)), r"not a model saved"),
-        ]
-        for make, pattern in cases:
-            with self.subTest(pattern=pattern):
-                make()
-                with self.assertRaisesRegex(ValueError, pattern):
-                    mlp.Network.load(self.path)
-        with self.assertRaises(FileNotFoundError):
-            mlp.Network.load(os.path.join(self.folder.name, "missing.npz"))
-
-    def test_load_checks_what_a_hostile_file_declares_before_reading_or_allocating(self):
-        def npy(array, shape=None):
-            """An .npy file of array, whose header may declare another shape."""
-            f = io.BytesIO()
-            np.save(f, array)
-            data = f.getvalue()
-            if shape is not None:
-                data = data.replace(repr(array.shape).encode(), repr(shape).encode().ljust(len(repr(array.shape))), 1)
-            return data
-
-        def archive(members, compression=zipfile.ZIP_STORED):
-            with zipfile.ZipFile(self.path, "w", compression) as z:
-                for name, data in members.items():
-                    if data is not None:  # None: left out
-                        z.writestr(name + ".npy", data)
-
-        names = {"sizes": npy(np.array([3, 4, 2])), "hidden": npy(np.array(["relu"])),
-                 "output": npy(np.array("softmax")), "loss": npy(np.array("cross_entropy")),
-                 "weights_0": npy(np.zeros((3, 4), np.float32)), "biases_0": npy(np.zeros(4, np.float32)),
-                 "weights_1": npy(np.zeros((4, 2), np.float32)), "biases_1": npy(np.zeros(2, np.float32))}
-        archive(names)
-        self.assertEqual(mlp.Network.load(self.path).sizes, [3, 4, 2])  # the honest file loads
-        big = np.array([100000, 100000, 3])
-        cases = [
-            # 37 GiB of weights declared in a few KB: the headers disagree with sizes
-            (dict(names, sizes=npy(big)), r"weights_0 has shape \(3, 4\) .* expected \(100000, 100000\)"),
-            # a header that matches sizes but a member that does not hold the data
-            (dict(names, sizes=npy(big), weights_0=npy(np.zeros((3, 4), np.float32), (100000, 100000))),
-             r"weights_0 declares \(100000, 100000\) of float32 but holds \d+ bytes"),
-            (dict(names, weights_1=npy(np.zeros((4, 2), np.float32), (100000, 100000))),
-             r"weights_1 declares \(100000, 100000\) of float32 but holds \d+ bytes"),
-            (dict(names, extra=npy(np.zeros(10))), r"take 8 arrays; found 9: .*'extra'"),
-            (dict(names, extra=npy(np.zeros(10)), weights_1=None), r"expected the arrays .* found .*'extra'"),
-            (dict(names, output=npy(np.array(["softmax", "relu"]))), r"output has shape \(2,\) and dtype <U7; expected \(\) of text"),
-            (dict(names, weights_0=npy(np.zeros((3, 4)))), r"share one dtype"),
-        ]
-        real_open = zipfile.ZipFile.open
-        for members, pattern in cases:
-            with self.subTest(pattern=pattern):
-                archive(members)
-                opened = []
-                with mock.patch.object(zipfile.ZipFile, "open", lambda z, name, *a, **k:
-                                       opened.append(getattr(name, "filename", name)) or real_open(z, name, *a, **k)), \
-                        mock.patch.object(np.lib.format, "read_array", wraps=np.lib.format.read_array) as read, \
-                        mock.patch.object(mlp.Network, "__init__", side_effect=AssertionError("allocated")):
-                    with self.assertRaisesRegex(ValueError, pattern):
-                        mlp.Network.load(self.path)
-                self.assertNotIn("extra.npy", opened)
-                self.assertLessEqual(read.call_count, 1)  # sizes at most: no weights were read
-        # A zip bomb: a deflated member whose header and zip entry agree on 4 GB of weights, in a
-        # file of 2 KB. Deflate expands at most ~1032 times, so it is refused before allocating.
-        sizes = np.array([25000, 40000, 2])
-        archive(dict(names, sizes=npy(sizes), weights_0=npy(np.zeros((3, 4), np.float32), (25000, 40000)),
-                     weights_1=npy(np.zeros((40000, 2), np.float32)), biases_0=npy(np.zeros(40000, np.float32))),
-                zipfile.ZIP_DEFLATED)
-        with zipfile.ZipFile(self.path) as z:
-            info = z.getinfo("weights_0.npy")
-        with open(self.path, "rb") as f:
-            data = bytearray(f.read())
-        entry = data.index(b"PK\x01\x02")  # the central directory: an entry per member
-        while data[entry + 46:entry + 46 + len(b"weights_0.npy")] != b"weights_0.npy":
-            entry = data.index(b"PK\x01\x02", entry + 4)
-        header_length = info.file_size - 3 * 4 * 4
-        struct.pack_into("<I", data, entry + 24, header_length + 25000 * 40000 * 4)
-        with open(self.path, "wb") as f:
-            f.write(data)
-        with mock.patch.object(mlp.Network, "__init__", side_effect=AssertionError("allocated")), \
-                self.assertRaisesRegex(ValueError, r"weights_0 declares \(25000, 40000\) of float32 but holds "
-                                                   r"4000000\d+ bytes \(\d+ compressed\)"):
-            mlp.Network.load(self.path)
-
-    def test_load_reads_every_member_through_before_allocating_and_names_any_zip_failure(self):
-        def npy(array):
-            f = io.BytesIO()
-            np.save(f, array)
-            return f.getvalue()
-
-        def header_only(shape):  # an .npy header that declares shape, and no data after it
-            f = io.BytesIO()
-            np.lib.format.write_array_header_1_0(f, {"descr": "<f4", "fortran_order": False, "shape": shape})
-            return f.getvalue()
-
-        n = 5 * 10**7
-        text = {"hidden": npy(np.array([], "<U4")), "output": npy(np.array("softmax")),
-                "loss": npy(np.array("cross_entropy"))}
-        # 1 KB whose zip entries claim 200 MB each, with the CRCs of what they really hold
-        with zipfile.ZipFile(self.path, "w", zipfile.ZIP_DEFLATED) as z:
-            for name, data in dict(text, sizes=npy(np.array([1, n]))).items():
-                z.writestr(name + ".npy", data)
-            for name, shape in (("weights_0", (1, n)), ("biases_0", (n,))):
-                z.writestr(name + ".npy", header_only(shape))
-                info = z.getinfo(name + ".npy")
-                info.file_size = info.file_size + 4 * n
-                info.compress_size = info.file_size // 1000
-        with mock.patch.object(mlp.Network, "__init__", side_effect=AssertionError("allocated")), \
-                self.assertRaisesRegex(ValueError, r"weights_0 declares \(1, 50000000\) of float32 but holds 128 bytes$"):
-            mlp.Network.load(self.path)
-        # sizes of a million widths in a few KB: refused by counting, not by listing the names
-        archive = dict(text, sizes=npy(np.ones(10**6, np.int64)))
-        with zipfile.ZipFile(self.path, "w", zipfile.ZIP_DEFLATED) as z:
-            for name, data in archive.items():
-                z.writestr(name + ".npy", data)
-        with self.assertRaisesRegex(ValueError, r"sizes declares 999999 layers, which take 2000002 arrays; found 4: "):
-            mlp.Network.load(self.path)
-        # a name of a million characters
-        good = mlp.Network([4, 3, 2], seed=0)
-        good.save(self.path)
-        with zipfile.ZipFile(self.path) as z:
-            members = {name: z.read(name) for name in z.namelist()}
-        members["hidden.npy"] = npy(np.array(["relu"], "<U1000000"))
-        with zipfile.ZipFile(self.path, "w", zipfile.ZIP_DEFLATED) as z:
-            for name, data in members.items():
-                z.writestr(name, data)
-        with self.assertRaisesRegex(ValueError, "hidden holds text of 1000000 characters"):
-            mlp.Network.load(self.path)
-        # an encrypted member, and one of a compression zipfile cannot read: ValueError, not RuntimeError
-        good.save(self.path)
-        with open(self.path, "rb") as f:
-            data = f.read()
-        for offset, value, pattern in ((6, b"\x01", "encrypted"), (8, b"\x06", "compressed with method 6")):
-            forged = bytearray(data)
-            for signature, at in ((b"PK\x03\x04", offset), (b"PK\x01\x02", offset + 2)):
-                i = forged.find(signature)
-                while i != -1:
-                    forged[i + at] |= value[0]
-                    i = forged.find(signature, i + 4)
-            with self.subTest(pattern=pattern):
-                with open(self.path, "wb") as f:
-                    f.write(forged)
-                with self.assertRaisesRegex(ValueError, pattern):
-                    mlp.Network.load(self.path)
-        # bzip2: zipfile would decompress a whole read at once, however much it makes
-        with zipfile.ZipFile(self.path, "w", zipfile.ZIP_BZIP2) as z:
-            for name, data in members.items():
-                z.writestr(name, data)
-        with self.assertRaisesRegex(ValueError, "compressed with method 12, which save never uses"):
-            mlp.Network.load(self.path)
-        # what is not a regular file is never read (a FIFO would wait forever, /dev/zero never end)
-        fifo = os.path.join(self.folder.name, "fifo")
-        if hasattr(os, "mkfifo"):
-            os.mkfifo(fifo)
-        for path in (self.folder.name, os.devnull, fifo):
-            with self.subTest(path=path), self.assertRaisesRegex(ValueError, "not a regular file"):
-                mlp.Network.load(path)
-        # and a path given as bytes, as save takes it
-        good.save(os.fsencode(self.path))
-        self.assertEqual(mlp.Network.load(os.fsencode(self.path)).sizes, [4, 3, 2])
-
-    def test_load_accepts_big_endian_weights(self):
-        net = mlp.Network([3, 4, 2], seed=0)
-        arrays = {"sizes": np.array(net.sizes), "hidden": np.array(net.hidden), "output": np.array("softmax"),
-                  "loss": np.array("cross_entropy")}
-        for l, (W, b) in enumerate(zip(net.weights, net.biases)):
-            arrays[f"weights_{l}"], arrays[f"biases_{l}"] = W.astype(">f4"), b.astype(">f4")
-        write_npz(self.path, **arrays)
-        loaded = mlp.Network.load(self.path)
-        self.assertEqual(loaded.dtype, np.float32)
-        for W, W_loaded in zip(net.weights, loaded.weights):
-            np.testing.assert_array_equal(W, W_loaded)
-
-    def test_save_replaces_only_a_regular_file_and_never_writes_through_a_link(self):
-        victim = os.path.join(self.folder.name, "victim")
-        with open(victim, "w") as f:
-            f.write("precious")
-        link = os.path.join(self.folder.name, "link.npz")
-        os.symlink(victim, link)
-        fifo = os.path.join(self.folder.name, "fifo")
-        os.mkfifo(fifo)
-        net = mlp.Network([2, 3, 2], seed=0)
-        for path in (link, fifo, self.folder.name):
-            with self.subTest(path=path), self.assertRaisesRegex(ValueError, "is not a regular file: refusing"):
-                net.save(path)
-        # A link planted where the temporary file will be made is not written through either.
-        tokens = iter([b"\x00\x01\x02\x03", b"\x04\x05\x06\x07"])
-        os.symlink(victim, self.path + ".00010203.part")
-        with mock.patch.object(mlp.os, "urandom", lambda n: next(tokens)):
-            net.save(self.path)
-        with open(victim) as f:
-            self.assertEqual(f.read(), "precious")
-        self.assertEqual(mlp.Network.load(self.path).sizes, [2, 3, 2])
-        umask = os.umask(0o022)
-        os.umask(umask)
-        self.assertEqual(os.stat(self.path).st_mode & 0o777, 0o666 & ~umask)
-        # a bytes path works, and a folder that is not there is named
-        net.save(os.fsencode(self.path))
-        with self.assertRaisesRegex(FileNotFoundError, r"cannot write .*missing/model.npz: there is no folder"):
-            net.save(os.path.join(self.folder.name, "missing", "model.npz"))
-        self.assertEqual(sorted(os.listdir(self.folder.name)),
-                         ["fifo", "link.npz", "model.npz", "model.npz.00010203.part", "victim"])
-
-
-# ============================================================================ MNIST loader
-
-def idx_bytes(array, magic):
-    """An IDX file: big-endian magic number, dimensions, then the bytes."""
-    return struct.pack(f">I{array.ndim}I", magic, *array.shape) + array.astype(np.uint8).tobytes()
-
-
-def fake_mnist(n_train=30, n_test=10, seed=0):
-    """Small random IDX files under the standard names, uncompressed: {name: payload}."""
-    rng = np.random.default_rng(seed)
-    arrays = {
-        "train-images-idx3-ubyte": rng.integers(0, 256, (n_train, 28, 28)),
-        "train-labels-idx1-ubyte": rng.integers(0, 10, n_train),
-        "t10k-images-idx3-ubyte": rng.integers(0, 256, (n_test, 28, 28)),
-        "t10k-labels-idx1-ubyte": rng.integers(0, 10, n_test),
-    }
-    return {name: idx_bytes(a, 2051 if "images" in name else 2049) for name, a in arrays.items()}, arrays
-
-
-def sha256(data):
-    return hashlib.sha256(data).hexdigest()
-
-
-def gzip_bomb(announced, zeros):
-    """A small gzip file that inflates to an IDX images header announcing `announced` images,
-    then `zeros` zero bytes."""
-    return gzip.compress(struct.pack(">4I", 2051, announced, 28, 28) + bytes(zeros), 1)
-
-
-def trickle(data, pause):
-    """A body sent one byte at a time, pause seconds apart."""
-    for i in range(len(data)):
-        time.sleep(pause)
-        yield data[i:i + 1]
-
-
-class Server:
-    """An HTTP server on 127.0.0.1 serving {path: (status, body)} or {path: (status, body,
-    headers)}; it records every request. body is bytes, or an iterable of byte strings sent one
-    after the other (to trickle or stall); headers replace the default, the Content-Length of a
-    bytes body, to lie about the length or leave it out."""
-
-    def __init__(self, routes):
-        self.routes, self.requests, self.agents = routes, [], []
-        outer = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self):
-                outer.requests.append(self.path)
-                outer.agents.append(self.headers.get("User-Agent", ""))
-                status, body, *headers = outer.routes.get(self.path, (404, b"<html>404 Not Found</html>"))
-                self.send_response(status)
-                for key, value in (headers[0] if headers else {"Content-Length": len(body)}).items():
-                    self.send_header(key, str(value))
-                self.end_headers()
-                try:
-                    for chunk in [body] if isinstance(body, bytes) else body:
-                        self.wfile.write(chunk)
-                except OSError:  # the client hung up
-                    pass
-
-            def log_message(self, *args):
-                pass
-
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        # A short poll interval: close() waits for one.
-        self.thread = threading.Thread(target=self.httpd.serve_forever, args=(0.05,), daemon=True)
-        self.thread.start()
-
-    def close(self):
-        self.httpd.shutdown()
-        self.httpd.server_close()
-
-
-class MnistLoader(unittest.TestCase):
-
-    def setUp(self):
-        self.payloads, self.arrays = fake_mnist()
-        self.gz = {name + ".gz": gzip.compress(data, mtime=0) for name, data in self.payloads.items()}
-        checksums = {name: sha256(data) for name, data in self.gz.items()}
-        self.checksums = mock.patch.dict(mlp.SHA256, {"mnist": checksums})
-        self.checksums.start()
-        self.folder = tempfile.TemporaryDirectory()
-        self.cache = os.path.join(self.folder.name, "cache")
-        self.servers = []
-
-    def tearDown(self):
-        self.checksums.stop()
-        for server in self.servers:
-            server.close()
-        self.folder.cleanup()
-
-    def serve(self, **bodies):
-        """A server for one mirror: default good files, overridden per file name."""
-        routes = {f"/m/{name}": (200, data) for name, data in self.gz.items()}
-        routes.update({f"/m/{name.replace('_', '-')}.gz": body for name, body in bodies.items()})
-        server = Server(routes)
-        self.servers.append(server)
-        return server
-
-    def mirrors(self, *urls):
-        return mock.patch.dict(mlp.MIRRORS, {"mnist": list(urls)})
-
-    def limits(self, **values):
-        """The download limits (DOWNLOAD_BYTES, READ_TIMEOUT, DOWNLOAD_DEADLINE) set to values."""
-        return mock.patch.multiple(mlp, **values)
-
-    def place(self, folder, **files):
-        """Write {filename: bytes} in folder (made if need be)."""
-        os.makedirs(folder, exist_ok=True)
-        for filename, data in files.items():
-            with open(os.path.join(folder, filename), "wb") as f:
-                f.write(data)
-
-    def assert_loaded(self, data):
-        (X, y), (X_test, y_test) = data
-        self.assertEqual((X.shape, X.dtype, y.dtype), ((30, 784), np.float32, np.int64))
-        np.testing.assert_array_equal(X, self.arrays["train-images-idx3-ubyte"].reshape(30, 784).astype(np.float32) / 255)
-        np.testing.assert_array_equal(y, self.arrays["train-labels-idx1-ubyte"])
-        np.testing.assert_array_equal(np.round(X_test * 255), self.arrays["t10k-images-idx3-ubyte"].reshape(10, 784))
-        np.testing.assert_array_equal(y_test, self.arrays["t10k-labels-idx1-ubyte"])
-
-    def assert_nothing_kept(self):
-        self.assertFalse(os.path.exists(self.cache) and os.listdir(self.cache))
-
-    def test_download_then_parse(self):
-        server = self.serve()
-        with self.mirrors(server.url + "/m/"):
-            self.assert_loaded(mlp.load_mnist(self.cache))
-        self.assertEqual(sorted(os.listdir(self.cache)), sorted(self.gz))
-        self.assertTrue(all(agent.startswith("mlp.py") for agent in server.agents))
-        for name, data in self.gz.items():
-            with open(os.path.join(self.cache, name), "rb") as f:
-                self.assertEqual(f.read(), data)
-
-    def test_a_corrupt_mirror_is_skipped_and_its_bytes_not_kept(self):
-        bad = self.serve(train_images_idx3_ubyte=(200, self.gz["train-images-idx3-ubyte.gz"][:-7] + b"garbage"))
-        good = self.serve()
-        with self.mirrors(bad.url + "/m/", good.url + "/m/"):
-            self.assert_loaded(mlp.load_mnist(self.cache))
-        self.assertEqual(good.requests, ["/m/train-images-idx3-ubyte.gz"])
-        self.assertEqual(sorted(os.listdir(self.cache)), sorted(self.gz))
-
-    def test_an_html_error_page_is_not_taken_for_data(self):
-        page = (200, b"<!DOCTYPE html><html><body>404 Not Found</body></html>")
-        server = self.serve(**{name.replace("-", "_"): page for name in self.payloads})
-        with self.mirrors(server.url + "/m/"), self.assertRaisesRegex(OSError, "checksum differs"):
-            mlp.load_mnist(self.cache)
-        self.assert_nothing_kept()
-
-    def test_when_every_mirror_fails_the_error_lists_them_and_nothing_is_kept(self):
-        missing = self.serve(train_images_idx3_ubyte=(404, b"<html>not here</html>"))
-        corrupt = self.serve(train_images_idx3_ubyte=(200, b"\x1f\x8b not gzip"))
-        closed = "http://127.0.0.1:9/m/"  # the discard port: nothing listens there
-        with self.mirrors(missing.url + "/m/", corrupt.url + "/m/", closed):
-            with self.assertRaises(OSError) as caught:
-                mlp.load_mnist(self.cache)
-        message = str(caught.exception)
-        for mirror in (missing.url + "/m/", corrupt.url + "/m/", closed):
-            self.assertIn(mirror + "train-images-idx3-ubyte.gz: ", message)
-        self.assertIn("HTTP Error 404", message)
-        self.assertIn("checksum differs", message)
-        self.assertIn("by hand", message)
-        self.assertNotIn("\n", message)
-        self.assert_nothing_kept()
-
-    def test_an_interrupted_download_leaves_nothing(self):
-        server = self.serve()
-        real_urlopen = mlp.urllib.request.urlopen
-
-        def urlopen(request, timeout):
-            response = real_urlopen(request, timeout=timeout)
-            response.read1 = mock.Mock(side_effect=[b"\x1f\x8b partial", KeyboardInterrupt])
-            return response
-
-        with self.mirrors(server.url + "/m/"), mock.patch.object(mlp.urllib.request, "urlopen", urlopen):
-            with self.assertRaises(KeyboardInterrupt):
-                mlp.load_mnist(self.cache)
-        self.assert_nothing_kept()
-
-    def test_files_already_there_need_no_network(self):
-        os.makedirs(self.cache)
-        for name, data in self.gz.items():
-            with open(os.path.join(self.cache, name), "wb") as f:
-                f.write(data)
-        server = self.serve()
-        with self.mirrors(server.url + "/m/"), warnings.catch_warnings():
-            warnings.simplefilter("error")
-            self.assert_loaded(mlp.load_mnist(self.cache))
-            self.assert_loaded(mlp.load_mnist(os.fsencode(self.cache)))  # a bytes path too
-            with mock.patch.dict(os.environ, {"MLP_DATA": self.cache}):
-                self.assert_loaded(mlp.load_mnist(download=False))
-            # data_dir, when given, wins over $MLP_DATA
-            with mock.patch.dict(os.environ, {"MLP_DATA": os.path.join(self.folder.name, "elsewhere")}):
-                self.assert_loaded(mlp.load_mnist(self.cache, download=False))
-        self.assertEqual(server.requests, [])
-
-    def test_both_spellings_gzipped_or_not(self):
-        os.makedirs(self.cache)
-        # Known payload checksums make raw and recompressed copies trusted too.
-        payload_checksums = {name: sha256(data) for name, data in self.payloads.items()}
-        spellings = {"train-images-idx3-ubyte": "train-images.idx3-ubyte",           # dotted, raw
-                     "train-labels-idx1-ubyte": "train-labels-idx1-ubyte",           # raw
-                     "t10k-images-idx3-ubyte": "t10k-images.idx3-ubyte.gz",          # dotted, gzipped
-                     "t10k-labels-idx1-ubyte": "t10k-labels-idx1-ubyte.gz"}
-        for name, filename in spellings.items():
-            data = self.payloads[name]
-            with open(os.path.join(self.cache, filename), "wb") as f:
-                f.write(gzip.compress(data, 1) if filename.endswith(".gz") else data)
-        with mock.patch.dict(mlp.SHA256["mnist"], payload_checksums), warnings.catch_warnings():
-            warnings.simplefilter("error")
-            self.assert_loaded(mlp.load_mnist(self.cache, download=False))
-        with self.assertWarnsRegex(UserWarning, "train-images.idx3-ubyte is not the published mnist file"):
-            self.assert_loaded(mlp.load_mnist(self.cache, download=False))
-
-    def test_bad_files_are_named(self):
-        os.makedirs(self.cache)
-
-        def place(**replacements):
-            for name, data in dict(self.payloads, **replacements).items():
-                with open(os.path.join(self.cache, name), "wb") as f:
-                    f.write(data)
-
-        labels = self.arrays["train-labels-idx1-ubyte"]
-        cases = [
-            ({"train-labels-idx1-ubyte": idx_bytes(labels, 2051)}, r"train-labels-idx1-ubyte: magic number 2051, but IDX labels have 2049"),
-            ({"t10k-images-idx3-ubyte": idx_bytes(np.zeros((10, 28, 27)), 2051)}, r"t10k-images-idx3-ubyte: images of 28x27"),
-            ({"t10k-labels-idx1-ubyte": self.payloads["t10k-labels-idx1-ubyte"][:-1]}, r"t10k-labels-idx1-ubyte: 9 bytes of data"),
-            ({"train-labels-idx1-ubyte": idx_bytes(labels[:-1], 2049)}, r"train files .* disagree: 30 images but 29 labels"),
-            ({"train-images-idx3-ubyte": b"\x1f\x8b\x08 broken"}, r"train-images-idx3-ubyte: not a valid gzip file"),
-            ({"train-images-idx3-ubyte": b"abc"}, r"train-images-idx3-ubyte: too short"),
-            ({"t10k-images-idx3-ubyte": b"<html><body>404 Not Found</body></html>"},
-             r"t10k-images-idx3-ubyte: magic number \d+, but IDX images have 2051"),
-            ({"train-labels-idx1-ubyte": idx_bytes(np.where(np.arange(30) == 17, 200, labels), 2049)},
-             r"train-labels-idx1-ubyte: labels must be 0-9; found 200 at index 17 \(1 in all\)"),
-            ({"t10k-labels-idx1-ubyte": idx_bytes(np.where(np.arange(10) == 3, 10, self.arrays["t10k-labels-idx1-ubyte"]), 2049)},
-             r"t10k-labels-idx1-ubyte: labels must be 0-9; found 10 at index 3 \(1 in all\)"),
-            ({"t10k-labels-idx1-ubyte": struct.pack(">II", 2049, 10_001) + bytes(10_001)},
-             r"t10k-labels-idx1-ubyte: its header announces 10,001 labels; the published file has 10,000"),
-        ]
-        for replacements, pattern in cases:
-            with self.subTest(pattern=pattern):
-                place(**replacements)
-                with warnings.catch_warnings(), self.assertRaisesRegex(ValueError, pattern):
-                    warnings.simplefilter("ignore")
-                    mlp.load_mnist(self.cache, download=False)
-
-    def test_mnist_and_fashion_have_their_own_folders_and_checksums(self):
-        server = self.serve()
-        fashion_checksums = {name: sha256(data) for name, data in self.gz.items()}
-        home = os.path.join(self.folder.name, "home")
-        with mock.patch.dict(mlp.MIRRORS, {"fashion": [server.url + "/m/"]}), \
-                mock.patch.dict(mlp.SHA256, {"fashion": fashion_checksums, "mnist": {}}), \
-                mock.patch.dict(os.environ, {"HOME": home}), warnings.catch_warnings():
-            os.environ.pop("MLP_DATA", None)
-            warnings.simplefilter("error")
-            self.assert_loaded(mlp.load_mnist(dataset="fashion"))
-            self.assertEqual(sorted(os.listdir(os.path.join(home, ".cache", "mlp", "fashion"))), sorted(self.gz))
-            self.assertFalse(os.path.exists(os.path.join(home, ".cache", "mlp", "mnist")))
-            # The same files are not the published MNIST ones: with no MNIST checksum they fail.
-            with mock.patch.dict(mlp.MIRRORS, {"mnist": [server.url + "/m/"]}), \
-                    self.assertRaisesRegex(OSError, "checksum differs"):
-                mlp.load_mnist(dataset="mnist")
-            # Fashion's files in the folder MNIST is read from (one $MLP_DATA for both, say)
-            with self.assertRaisesRegex(ValueError, r"train-images-idx3-ubyte.gz is the published fashion "
-                                                    r"file, not the mnist one; give each dataset its own folder"):
-                mlp.load_mnist(os.path.join(home, ".cache", "mlp", "fashion"), dataset="mnist", download=False)
-
-    def test_missing_files_without_download(self):
-        os.makedirs(self.cache)
-        with self.assertRaisesRegex(FileNotFoundError, r"train-images-idx3-ubyte\.gz, .*t10k-labels-idx1-ubyte\.gz not found in .*cache"):
-            mlp.load_mnist(self.cache, download=False)
-        with self.assertRaisesRegex(ValueError, "unknown dataset 'kmnist'"):
-            mlp.load_mnist(self.cache, dataset="kmnist")
-
-    @unittest.skipUnless(os.path.isdir(REAL_MNIST), "the real MNIST files are not beside the project")
-    def test_the_real_mnist_files_are_trusted(self):
-        self.checksums.stop()
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("error")
-                (X, y), (X_test, y_test) = mlp.load_mnist(REAL_MNIST, download=False)
-        finally:
-            self.checksums.start()
-        self.assertEqual((X.shape, y.shape, X_test.shape, y_test.shape), ((60000, 784), (60000,), (10000, 784), (10000,)))
-        self.assertEqual((X.min(), X.max(), y.min(), y.max()), (0.0, 1.0, 0, 9))
-
-    @unittest.skipUnless(os.path.isdir(REAL_FASHION), "the real Fashion-MNIST files are not beside the project")
-    def test_the_real_fashion_files_are_trusted(self):
-        # Debian's recompressed copies: trusted by the checksums of their payloads.
-        self.checksums.stop()
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("error")
-                (X, y), (X_test, y_test) = mlp.load_mnist(REAL_FASHION, "fashion", download=False)
-        finally:
-            self.checksums.start()
-        self.assertEqual((X.shape, y.shape, X_test.shape, y_test.shape), ((60000, 784), (60000,), (10000, 784), (10000,)))
-        self.assertEqual((X.min(), X.max(), y.min(), y.max()), (0.0, 1.0, 0, 9))
-        largest = max(os.path.getsize(os.path.join(REAL_FASHION, name)) for name in os.listdir(REAL_FASHION))
-        self.assertLess(largest, mlp.DOWNLOAD_BYTES)
-
-    def test_each_dataset_has_its_ten_class_names(self):
-        self.assertEqual(sorted(mlp.CLASS_NAMES), sorted(mlp.MIRRORS))
-        self.assertEqual(mlp.CLASS_NAMES["mnist"], ("0", "1", "2", "3", "4", "5", "6", "7", "8", "9"))
-        self.assertEqual(mlp.CLASS_NAMES["fashion"], ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
-                                                      "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"))
-        self.assertIn("CLASS_NAMES", mlp.__all__)
-
-    def test_a_data_dir_that_is_a_file_is_named_before_any_download(self):
-        path = os.path.join(self.folder.name, "data")
-        self.place(self.folder.name, data=b"")
-        server = self.serve()
-        for download in (True, False):
-            with self.subTest(download=download), self.mirrors(server.url + "/m/"), \
-                    self.assertRaisesRegex(NotADirectoryError, f"^data_dir {re.escape(path)} is a file; expected a folder"):
-                mlp.load_mnist(path, download=download)
-        self.assertEqual(server.requests, [])
-
-    def test_a_tilde_in_data_dir_or_MLP_DATA_is_the_home_folder(self):
-        home = os.path.join(self.folder.name, "home")
-        server = self.serve()
-        cwd = os.getcwd()
-        os.chdir(self.folder.name)  # where a folder named ~ would appear
-        try:
-            with self.mirrors(server.url + "/m/"), mock.patch.dict(os.environ, {"HOME": home}):
-                self.assert_loaded(mlp.load_mnist("~/data"))
-                with mock.patch.dict(os.environ, {"MLP_DATA": "~/env"}):
-                    self.assert_loaded(mlp.load_mnist())
-        finally:
-            os.chdir(cwd)
-        self.assertEqual(sorted(os.listdir(os.path.join(home, "data"))), sorted(self.gz))
-        self.assertEqual(sorted(os.listdir(os.path.join(home, "env"))), sorted(self.gz))
-        self.assertFalse(os.path.exists(os.path.join(self.folder.name, "~")))
-
-    def test_progress_is_shown_on_stderr_only_when_it_is_a_terminal(self):
-        class Terminal(io.StringIO):
-            def isatty(self):
-                return True
-
-        server = self.serve()
-        terminal, file = Terminal(), io.StringIO()
-        for stderr in (terminal, file):
-            with self.mirrors(server.url + "/m/"), contextlib.redirect_stderr(stderr):
-                self.assert_loaded(mlp.load_mnist(os.path.join(self.cache, type(stderr).__name__)))
-        self.assertIn(f"\rdownloading {server.url}/m/train-images-idx3-ubyte.gz: 100%\n", terminal.getvalue())
-        self.assertEqual(file.getvalue(), "")
-
-    def test_a_downloaded_file_is_verified_before_it_is_decompressed(self):
-        bomb = gzip_bomb(30, 30_000_000)  # 0.1 MB that inflate to 30 MB
-        server = self.serve(train_images_idx3_ubyte=(200, bomb))
-        with self.mirrors(server.url + "/m/"), \
-                mock.patch.object(gzip, "GzipFile", side_effect=AssertionError("decompressed")), \
-                self.assertRaisesRegex(OSError, "checksum differs"):
-            mlp.load_mnist(self.cache)
-        self.assert_nothing_kept()
-
-    def test_a_body_above_the_cap_is_refused_announced_or_not(self):
-        cap = 100_000  # the fake files are 25 kB at most
-        body = np.random.default_rng(0).bytes(4 * cap)
-        announced = self.serve(train_images_idx3_ubyte=(200, body[:10], {"Content-Length": 10 ** 12}))
-        unannounced = self.serve(train_images_idx3_ubyte=(200, body, {}))  # no Content-Length
-        with self.mirrors(announced.url + "/m/", unannounced.url + "/m/"), self.limits(DOWNLOAD_BYTES=cap), \
-                self.assertRaises(OSError) as caught:
-            mlp.load_mnist(self.cache)
-        message = str(caught.exception)
-        self.assertIn(f"{announced.url}/m/train-images-idx3-ubyte.gz: announces 1,000,000,000,000 bytes; "
-                      f"no published file has more than 100,000", message)
-        self.assertIn(f"{unannounced.url}/m/train-images-idx3-ubyte.gz: sent more than 100,000 bytes", message)
-        self.assert_nothing_kept()
-
-    def test_a_trickling_mirror_is_left_at_the_deadline_for_the_next(self):
-        gz = self.gz["train-images-idx3-ubyte.gz"]
-        # A byte every 0.05 s, each read well within the read timeout: 100 bytes take 5 s.
-        slow = self.serve(train_images_idx3_ubyte=(200, trickle(gz[:100], 0.05), {"Content-Length": len(gz)}))
-        good = self.serve()
-        start = time.monotonic()
-        with self.mirrors(slow.url + "/m/", good.url + "/m/"), self.limits(DOWNLOAD_DEADLINE=1.0):
-            self.assert_loaded(mlp.load_mnist(self.cache))
-        self.assertLess(time.monotonic() - start, 3.5)
-        self.assertEqual(good.requests, ["/m/train-images-idx3-ubyte.gz"])
-        self.assertEqual(sorted(os.listdir(self.cache)), sorted(self.gz))
-
-    def test_every_kind_of_failure_moves_on_to_the_next_mirror(self):
-        gz = self.gz["train-images-idx3-ubyte.gz"]
-
-        def stall(seconds):
-            time.sleep(seconds)
-            yield b""
-
-        mirrors = {
-            "the connection closed after 100 of": (200, gz[:100], {"Content-Length": len(gz)}),
-            "IncompleteRead": (200, b"ffff\r\n" + gz[:100], {"Transfer-Encoding": "chunked"}),
-            "timed out": (200, stall(3), {"Content-Length": len(gz)}),
-            "HTTP Error 500": (500, b"<html>oops</html>"),
-            "not done after 0.5 s": (200, trickle(gz[:100], 0.05), {"Content-Length": len(gz)}),
-        }
-        servers = [self.serve(train_images_idx3_ubyte=route) for route in mirrors.values()]
-        with self.mirrors(*(server.url + "/m/" for server in servers)), \
-                self.limits(READ_TIMEOUT=1.0, DOWNLOAD_DEADLINE=0.5), self.assertRaises(OSError) as caught:
-            mlp.load_mnist(self.cache)
-        message = str(caught.exception)
-        for server, reason in zip(servers, mirrors):
-            self.assertIn(f"{server.url}/m/train-images-idx3-ubyte.gz: ", message)
-            self.assertIn(reason, message)
-        self.assertNotIn("\n", message)
-        self.assert_nothing_kept()
-
-    def test_a_bomb_on_disk_is_not_decompressed_past_its_header(self):
-        header = struct.pack(">4I", 2051, 30, 28, 28)
-        cases = {
-            "inflates past its header": ("train-images-idx3-ubyte.gz", gzip_bomb(30, 30_000_000),
-                                         "more bytes of data, but its header announces 23520 (30 x 28 x 28)"),
-            "announces 10^12 bytes": ("train-images-idx3-ubyte.gz", gzip_bomb(1_275_510_204, 0),
-                                      "its header announces 1,275,510,204 images; the published file has 60,000"),
-            "raw, longer than its header": ("train-images-idx3-ubyte", header + bytes(30_000_000),
-                                            "more bytes of data, but its header announces 23520"),
-        }
-        others = {name: data for name, data in self.gz.items() if not name.startswith("train-images")}
-        for case, (filename, data, reason) in cases.items():
-            with self.subTest(case):
-                folder = os.path.join(self.folder.name, case)
-                self.place(folder, **others, **{filename: data})
-                tracemalloc.start()
-                try:
-                    with warnings.catch_warnings(), \
-                            self.assertRaisesRegex(ValueError, re.escape(f"{filename}: {reason}")):
-                        warnings.simplefilter("ignore")
-                        mlp.load_mnist(folder, download=False)
-                    peak = tracemalloc.get_traced_memory()[1]
-                finally:
-                    tracemalloc.stop()
-                self.assertLess(peak, 5_000_000)
-
-
-class RandomShift(unittest.TestCase):
-
-    def test_each_image_moves_by_at_most_max_shift_with_zero_fill(self):
-        rng = np.random.default_rng(0)
-        images = rng.uniform(1, 2, (500, 6, 5)).astype(np.float32)  # no zeros: every move is visible
-        X = images.reshape(500, 30)
-        original = X.copy()
-        moved = mlp.random_shift((6, 5), max_shift=2)(X, rng).reshape(500, 6, 5)
-        np.testing.assert_array_equal(X, original)
-        self.assertEqual(moved.dtype, np.float32)
-        used = set()
-        for image, result in zip(images, moved):
-            matches = []
-            for dy in range(-2, 3):
-                for dx in range(-2, 3):
-                    expected = np.zeros_like(image)
-                    expected[max(dy, 0):6 + min(dy, 0), max(dx, 0):5 + min(dx, 0)] = \
-                        image[max(-dy, 0):6 + min(-dy, 0), max(-dx, 0):5 + min(-dx, 0)]
-                    if np.array_equal(result, expected):
-                        matches.append((dy, dx))
-            self.assertEqual(len(matches), 1)
-            used.add(matches[0])
-        self.assertEqual(len(used), 25)  # every move happens
-
-    def test_no_shift_is_the_identity_and_bad_arguments_are_named(self):
-        X = np.random.default_rng(0).random((3, 784))
-        np.testing.assert_array_equal(mlp.random_shift(max_shift=0)(X, np.random.default_rng(0)), X)
-        with self.assertRaisesRegex(ValueError, "max_shift must be in"):
-            mlp.random_shift(max_shift=28)
-        with self.assertRaisesRegex(ValueError, "shape must be"):
-            mlp.random_shift(shape=(28,))
-        with self.assertRaisesRegex(ValueError, r"needs rows of 784 pixels"):
-            mlp.random_shift()(np.zeros((2, 10)), np.random.default_rng(0))
-
-
-class RandomFlip(unittest.TestCase):
-
-    def test_each_image_is_kept_or_mirrored_left_to_right(self):
-        rng = np.random.default_rng(0)
-        X = rng.uniform(0, 1, (200, 6 * 5)).astype(np.float32)  # random pixels: no image is its own mirror
-        original = X.copy()
-        flipped = mlp.random_flip((6, 5))(X, rng)
-        np.testing.assert_array_equal(X, original)
-        self.assertEqual((flipped.shape, flipped.dtype), (X.shape, np.float32))
-        images, results = X.reshape(-1, 6, 5), flipped.reshape(-1, 6, 5)
-        kept = [np.array_equal(result, image) for image, result in zip(images, results)]
-        mirrored = [np.array_equal(result, image[:, ::-1]) for image, result in zip(images, results)]
-        self.assertEqual([k + m for k, m in zip(kept, mirrored)], [1] * 200)  # one or the other
-        self.assertTrue(60 < sum(mirrored) < 140)  # about half of 200 (sd 7)
-        flipped[:] = 0
-        np.testing.assert_array_equal(X, original)  # the result is a copy, not a view of X
-
-    def test_bad_arguments_are_named(self):
-        for shape in [(28,), (0, 28), (28.0, 28), 784]:
-            with self.subTest(shape=shape), self.assertRaisesRegex(ValueError, "shape must be"):
-                mlp.random_flip(shape=shape)
-        with self.assertRaisesRegex(ValueError, r"random_flip\(28, 28\) needs rows of 784 pixels; got X of shape \(2, 10\)"):
-            mlp.random_flip()(np.zeros((2, 10)), np.random.default_rng(0))
-
-
-# ============================================================================ command line
-
-def decode_png(data):
-    """The pixels of an 8-bit grayscale PNG with filter type 0, checking every chunk's CRC."""
-    assert data[:8] == b"\x89PNG\r\n\x1a\n"
-    position, chunks = 8, {}
-    while position < len(data):
-        length, kind = struct.unpack(">I4s", data[position:position + 8])
-        body = data[position + 8:position + 8 + length]
-        crc, = struct.unpack(">I", data[position + 8 + length:position + 12 + length])
-        assert crc == zlib.crc32(kind + body), kind
-        chunks[kind] = chunks.get(kind, b"") + body
-        position += 12 + length
-    width, height, depth, color, _, _, _ = struct.unpack(">IIBBBBB", chunks[b"IHDR"])
-    assert (depth, color) == (8, 0)
-    rows = np.frombuffer(zlib.decompress(chunks[b"IDAT"]), np.uint8).reshape(height, width + 1)
-    assert (rows[:, 0] == 0).all()
-    return rows[:, 1:]
-
-
-class CommandLine(unittest.TestCase):
-
-    def setUp(self):
-        self.folder = tempfile.TemporaryDirectory()
-        self.data = os.path.join(self.folder.name, "data")
-        os.makedirs(self.data)
-        payloads, self.arrays = fake_mnist(n_train=200, n_test=50)
-        for name, data in payloads.items():
-            with open(os.path.join(self.data, name + ".gz"), "wb") as f:
-                f.write(gzip.compress(data))
-
-    def tearDown(self):
-        self.folder.cleanup()
-
-    def run_main(self, *argv):
-        out, err = io.StringIO(), io.StringIO()
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err), warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            status = mlp.main(list(argv))
-        return status, out.getvalue(), err.getvalue()
-
-    def test_the_demo_trains_reports_and_writes_what_it_was_asked_to(self):
-        png = os.path.join(self.folder.name, "weights.png")
-        model = os.path.join(self.folder.name, "model.npz")
-        status, out, err = self.run_main("--data-dir", self.data, "--no-download", "--epochs", "2",
-                                         "--hidden", "16", "--weights-png", png, "--save", model)
-        self.assertEqual(status, 0, err)
-        lines = out.splitlines()
-        self.assertRegex(lines[-1], r"^test accuracy: \d{1,3}\.\d\d%$")
-        self.assertEqual(sum(line.startswith("epoch ") for line in lines), 2)
-        self.assertIn("confusion matrix", out)
-        matrix = [line for line in lines if re.match(r"^\s+\d\s+(\d+\s+){9}\d+$", line)]
-        self.assertEqual(len(matrix), 10)
-        counts = np.array([list(map(int, row.split()[1:])) for row in matrix])
-        labels = self.arrays["t10k-labels-idx1-ubyte"]
-        np.testing.assert_array_equal(counts.sum(axis=1), np.bincount(labels, minlength=10))  # a row per true class
-        # the accuracy is the matrix's diagonal, in percent
-        self.assertEqual(lines[-1], f"test accuracy: {100 * np.trace(counts) / len(labels):.2f}%")
-        net = mlp.Network.load(model)
-        self.assertEqual(net.sizes, [784, 16, 10])
-        with open(png, "rb") as f:
-            pixels = decode_png(f.read())
-        np.testing.assert_array_equal(pixels, mlp._weights_picture(net.weights[0]))
-        self.assertEqual(pixels.shape, (4 * 29 + 1, 4 * 29 + 1))
-
-    def test_outputs_are_checked_before_training_and_a_replaced_file_is_announced(self):
-        model = os.path.join(self.folder.name, "model.npz")
-        for flag, path, message in (("--save", "/nonexistent/x.npz", "there is no folder /nonexistent"),
-                                    ("--weights-png", self.folder.name, "is not a regular file"),
-                                    ("--save", os.path.join(self.folder.name, "no", "x.npz"), "there is no folder")):
-            with self.subTest(flag=flag, path=path):
-                status, out, err = self.run_main("--data-dir", self.data, "--no-download", "--epochs", "1",
-                                                 "--hidden", "4", flag, path)
-                self.assertEqual(status, 1)
-                self.assertIn(message, err)
-                self.assertNotIn("epoch", out)  # no training was lost to it
-        for flags, message in ((["--save", ""], "--save needs a file name; got an empty one"),
-                               (["--weights-png", ""], "--weights-png needs a file name; got an empty one"),
-                               (["--save", model, "--weights-png", os.path.join(self.folder.name, ".", "model.npz")],
-                                f"--save and --weights-png name the same file, {model}")):
-            with self.subTest(flags=flags):
-                status, out, err = self.run_main("--data-dir", self.data, "--no-download", "--epochs", "1",
-                                                 "--hidden", "4", *flags)
-                self.assertEqual((status, out), (1, ""))
-                self.assertEqual(err, f"mlp.py: error: {message}\n")
-                self.assertFalse(os.path.exists(model))
-        # a network too big for memory is a one-line error too, not a traceback
-        status, out, err = self.run_main("--data-dir", self.data, "--no-download", "--hidden", str(10**12))
-        self.assertEqual((status, out), (1, ""))
-        self.assertRegex(err, r"^mlp.py: error: .*allocate.*\n$")
-        mlp.Network([784, 3, 10], seed=0).save(model)
-        status, out, err = self.run_main("--data-dir", self.data, "--no-download", "--epochs", "1",
-                                         "--hidden", "4", "--save", model)
-        self.assertEqual(status, 0, err)
-        self.assertIn(f"saved the network to {model} (it replaced the file that was there)", out)
-        self.assertEqual(mlp.Network.load(model).sizes, [784, 4, 10])
-
-    def test_ctrl_c_reports_the_network_so_far_writes_nothing_and_exits_130(self):
-        model = os.path.join(self.folder.name, "model.npz")
-        mlp.Network([784, 3, 10], seed=0).save(model)
-        with open(model, "rb") as f:
-            before = f.read()
-        process = subprocess.Popen(
-            [sys.executable, os.path.join(HERE, "mlp.py"), "--data-dir", self.data, "--no-download",
-             "--epochs", "100000", "--hidden", "8", "--save", model], stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE, text=True)
-        lines = []
-        while len([line for line in lines if line.startswith("epoch ")]) < 2:
-            line = process.stdout.readline()
-            if not line:  # it ended by itself: the checks below say how
-                break
-            lines.append(line)
-        process.send_signal(signal.SIGINT)
-        out, err = process.communicate(timeout=60)
-        lines += out.splitlines()
-        self.assertEqual(process.returncode, 130, err)
-        self.assertRegex(lines[-1], r"^test accuracy: \d{1,3}\.\d\d%$")
-        self.assertIn("confusion matrix", out)
-        self.assertRegex(err, r"interrupted in epoch \d+: the results are those of the network so far, "
-                              r"and no file was written")
-        self.assertNotIn("Traceback", err)
-        with open(model, "rb") as f:
-            self.assertEqual(f.read(), before)
-
-    def test_fashion_classes_are_named_in_the_confusion_matrix(self):
-        status, out, err = self.run_main("--dataset", "fashion", "--data-dir", self.data, "--no-download",
-                                         "--epochs", "1", "--hidden", "4")
-        self.assertEqual(status, 0, err)
-        rows = [line for line in out.splitlines() if re.match(r"^\s+\d [A-Z]", line)]
-        self.assertEqual([row.split()[1] for row in rows],
-                         ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt",
-                          "Sneaker", "Bag", "Ankle"])
-        self.assertTrue(all(len(line) <= 100 for line in out.splitlines()), out)
-        self.assertEqual(sum(sum(map(int, row.split()[-10:])) for row in rows), 50)
-        self.assertIn("dropout 0.3, l2 0, no shifts, no mirrors", out)  # the recipe, said plainly
-
-    def test_help_gives_each_datasets_recipe(self):
-        help_text = mlp._parser().format_help()
-        for key, flag in (("epochs", "--epochs"), ("dropout", "--dropout")):
-            for dataset, recipe in mlp.RECIPES.items():
-                self.assertIn(f"{recipe[key]} for {dataset}", " ".join(help_text.split()))
-
-    def test_a_weights_picture_shows_each_unit_scaled_to_its_own_range(self):
-        W = np.zeros((784, 2), np.float32)
-        W[0, 0], W[1, 0], W[783, 1] = 1.0, -1.0, 0.5
-        picture = mlp._weights_picture(W)
-        self.assertEqual(picture.shape, (1 * 29 + 1, 2 * 29 + 1))
-        self.assertEqual((picture[1, 1], picture[1, 2], picture[1, 3]), (255, 0, 128))
-        self.assertEqual(picture[28, 29 + 28], 255)
-        self.assertEqual(picture[0].max(), 0)  # the separating lines are black
-        # a picture wider than high (30 x 59 pixels) survives its PNG
-        np.testing.assert_array_equal(decode_png(mlp._png(picture)), picture)
-
-    def test_the_confusion_matrix_has_a_row_per_true_class(self):
-        # labels 0 0 1 2, predicted 0 1 1 1: class 0 once right and once taken for 1, and so on
-        lines = mlp._confusion_lines(np.array([0, 0, 1, 2]), np.array([0, 1, 1, 1]), ("0", "1", "2"))
-        self.assertEqual([line.split() for line in lines],
-                         [["0", "1", "2"], ["0", "1", "1", "0"], ["1", "0", "1", "0"], ["2", "0", "1", "0"]])
-
-    def test_the_recipe_and_the_flags_that_override_it_reach_fit(self):
-        calls = []
-        real_fit = mlp.Network.fit
-
-        def fit(net, *args, **kwargs):
-            calls.append(kwargs)
-            return real_fit(net, *args, **kwargs)
-
-        with mock.patch.object(mlp.Network, "fit", fit):
-            for flags in (["--shift", "1", "--flip"], ["--no-flip", "--dropout", "0"]):
-                status, out, err = self.run_main("--dataset", "fashion", "--data-dir", self.data, "--no-download",
-                                                 "--epochs", "1", "--hidden", "4", *flags)
-                self.assertEqual(status, 0, err)
-        recipe, flagged, zeroed = mlp.RECIPES["fashion"], *calls
-        self.assertEqual((flagged["epochs"], flagged["batch_size"], flagged["dropout"], flagged["l2"]),
-                         (1, recipe["batch_size"], recipe["dropout"], recipe["l2"]))
-        self.assertTrue(recipe["dropout"] and not recipe["shift"])
-        self.assertEqual(zeroed["dropout"], 0.0)  # a flag of 0 overrides the recipe
-        self.assertIsNone(zeroed["augment"])      # --no-flip, and the recipe's shift of 0
-        # --shift 1 with mirrors: one bright pixel per image, at row 10, column 5,
-        # lands one pixel away at most, mirrored (column 22) in about half of the images.
-        X = np.zeros((400, 784), np.float32)
-        X[:, 10 * 28 + 5] = 1.0
-        images = flagged["augment"](X, np.random.default_rng(0)).reshape(-1, 28, 28)
-        _, rows, columns = np.nonzero(images)
-        self.assertEqual(len(rows), 400)
-        self.assertLessEqual(set(rows), {9, 10, 11})
-        self.assertLessEqual(set(columns), {4, 5, 6, 21, 22, 23})
-        self.assertGreater(len(set(zip(rows, columns))), 9)  # shifts and mirrors both happen
-        self.assertTrue(140 < np.sum(columns > 13) < 260)
-
-    def test_bad_flags_and_unusable_data_exit_with_one_line(self):
-        empty = os.path.join(self.folder.name, "empty")
-        os.makedirs(empty)
-        cases = [(["--epochs", "x"], 2, "argument --epochs: invalid int value"),
-                 (["--dataset", "cifar"], 2, "invalid choice"),
-                 (["--data-dir", empty, "--no-download"], 1, "not found in"),
-                 (["--data-dir", self.data, "--no-download", "--epochs", "0"], 1, "epochs must be a positive integer"),
-                 (["--data-dir", self.data, "--no-download", "--dropout", "1.5"], 1, "dropout must be in"),
-                 # checked before the data is looked for, so not after a long download
-                 (["--data-dir", empty, "--epochs", "0"], 1, "--epochs must be a positive integer; got 0"),
-                 (["--data-dir", empty, "--batch-size", "0"], 1, "--batch-size must be a positive integer"),
-                 (["--data-dir", empty, "--lr", "-1"], 1, "--lr must be positive; got -1"),
-                 (["--data-dir", empty, "--l2", "-1"], 1, "--l2 must be 0 or more"),
-                 (["--data-dir", empty, "--dropout", "1"], 1, "--dropout must be in [0, 1)"),
-                 (["--data-dir", empty, "--validation-split", "1"], 1, "--validation-split must be in [0, 1)"),
-                 (["--data-dir", empty, "--shift", "99"], 1, "max_shift must be in [0, 28); got 99"),
-                 (["--data-dir", self.data, "--no-download", "--seed", "-1"], 1, "seed must be 0 or more; got -1")]
-        for argv, code, message in cases:
-            with self.subTest(argv=argv):
-                process = subprocess.run([sys.executable, os.path.join(HERE, "mlp.py"), *argv],
-                                         capture_output=True, text=True, timeout=120)
-                self.assertEqual(process.returncode, code)
-                # The fake data files are not the published ones: each gets a warning line.
-                lines = [line for line in process.stderr.splitlines() if not line.startswith("warning: ")]
-                self.assertEqual(len(lines), 1, process.stderr)
-                self.assertIn(message, process.stderr)
-                self.assertNotIn("Traceback", process.stderr)
-
-
-if __name__ == "__main__":
-    unittest.main()
+    def test_every_argument_in_the_table_is_checked_where_it_is_taken(self):
+        # The table declares each argument once; the public functions that take one check it.
+        taken = set()
+        for function in (mlp.Network.__init__, mlp.Network.fit, mlp.Network.loss, mlp.Network.backprop,
+                         mlp.load_mnist, mlp.random_shift):
+            taken |= set(inspect.signature(function).parameters)
+        optimizers = set(inspect.signature(mlp.SGD).parameters) | set(inspect.signature(mlp.Adam).parameters)
+        internal = {"width", "activation", "float", "factor", "shift"}  # sizes', hidden's, dtype's, a schedule's, --shift
+        self.assertEqual(set(mlp.ARGUMENTS) - internal, (taken | optimizers) & set(mlp.ARGUMENTS))
