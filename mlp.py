@@ -101,7 +101,6 @@ from __future__ import annotations
 # The core needs math, collections.abc and numpy; the rest is for the machinery.
 import argparse
 import contextlib
-import copy
 import functools
 import hashlib
 import http.client
@@ -268,9 +267,9 @@ NATURAL_LOSS = {"softmax": "cross_entropy", "sigmoid": "binary_cross_entropy"}
 
 class Optimizer:
     """Takes a step of gradient descent on a network's parameters, eq. (8) or (9), at a rate
-    ``lr`` by default. Its state (``t``, the steps taken, and ``state``, one list of arrays
-    shaped like the parameters per name in ``state_names``) starts at zero on the first step
-    and belongs to the one network it steps, so it carries over from one call of fit to the next.
+    ``lr`` by default. Its state (``t``, the steps taken, and ``state``, one array shaped like
+    the parameters per name in ``state_names``) starts at zero on the first step and belongs to
+    the one network it steps, so it carries over from one call of fit to the next.
     """
     state_names: tuple[str, ...] = ()
     chunk = 1 << 16  # entries updated at a time: see step
@@ -278,20 +277,20 @@ class Optimizer:
     def __init__(self, lr: float) -> None:
         self.lr = lr
         self.t = 0
-        self.state: list[list[np.ndarray]] = []
+        self.state: list[np.ndarray] = []
 
-    def step(self, params: list[np.ndarray], grads: list[np.ndarray], lr: float) -> None:
-        """Update each array of params in place from the gradient in grads of its shape."""
+    def step(self, params: np.ndarray, grads: np.ndarray, lr: float) -> None:
+        """Update params, every weight and bias in one flat array, in place from grads, their
+        gradient in the same places."""
         if not self.state:
-            self.state = [[np.zeros_like(p) for p in params] for _ in self.state_names]
+            self.state = [np.zeros_like(params) for _ in self.state_names]
         self.t += 1
-        for theta, g, *state in zip(params, grads, *self.state):
-            # An entry's update depends on that entry alone, so it can run on a few rows at a
-            # time: 65,536 entries stay in the CPU's cache through the update's passes over them
-            # (the demo's Adam step: 3.2 ms in one piece, 2.7 ms in slices).
-            rows = max(1, self.chunk * len(theta) // theta.size)
-            for i in range(0, len(theta), rows):
-                self._update(theta[i:i + rows], g[i:i + rows], *(s[i:i + rows] for s in state), lr)
+        # An entry's update depends on that entry alone, so it can run on a slice at a time: the
+        # update's temporaries then stay small, in the CPU's cache (the demo's Adam step: 3.2 ms
+        # in one piece, 2.7 ms in slices of 65,536).
+        for i in range(0, len(params), self.chunk):
+            piece = slice(i, i + self.chunk)
+            self._update(params[piece], grads[piece], *(s[piece] for s in self.state), lr)
 
     def _update(self, theta: np.ndarray, g: np.ndarray, *state_and_eta) -> None:
         """Update theta, some parameters, in place, from g, their gradient, given the same part
@@ -371,17 +370,43 @@ class MLP:
         self.rng = np.random.default_rng(seed)  # the network's own: no global random state
         self.f, self.f_prime = zip(*(ACTIVATIONS[name] for name in self.hidden + [output]))  # f_l, f_l'
         self.loss_fn, self.loss_prime = LOSSES[self.loss_name]
-        self.weights: list[np.ndarray] = []  # W^1 .. W^L
-        self.biases: list[np.ndarray] = []   # b^1 .. b^L
-        for l, (n_in, n_out) in enumerate(zip(self.sizes, self.sizes[1:])):
+        # Every weight and bias lives in one flat array, params, and every gradient in another,
+        # grads, at the same places: an optimizer step is then a few numpy calls over one long
+        # array, not over each array in turn (a 784-128-128-10 network's Adam step: 0.16 ms
+        # against 0.20). weights[l] and biases[l] are views into params, W^(l+1) and b^(l+1).
+        n_params = sum(n_in * n_out + n_out for n_in, n_out in zip(self.sizes, self.sizes[1:]))
+        self.params, self.grads = np.zeros(n_params, self.dtype), np.zeros(n_params, self.dtype)
+        self.weights, self.biases = self._views(self.params)
+        self.grad_weights, self.grad_biases = self._views(self.grads)  # shaped like weights, biases
+        for l, W in enumerate(self.weights):
             # He's spread, sqrt(2 / n_in), makes up for a ReLU that zeroes about half of the
             # layer's inputs, so that z keeps its variance from layer to layer; Glorot's suits
             # activations symmetric about 0. What counts is the activation that feeds the layer;
             # the first layer, fed by the data, takes the spread its own activation wants.
             feeding = (self.hidden + [output])[max(l - 1, 0)]
+            n_in, n_out = W.shape
             std = math.sqrt(2 / n_in) if feeding in RELU_FAMILY else math.sqrt(2 / (n_in + n_out))
-            self.weights.append((self.rng.standard_normal((n_in, n_out)) * std).astype(self.dtype))
-            self.biases.append(np.zeros(n_out, self.dtype))
+            W[...] = self.rng.standard_normal(W.shape) * std  # biases start at 0
+
+    def _views(self, flat: np.ndarray) -> tuple[tuple[np.ndarray, ...], tuple[np.ndarray, ...]]:
+        """Views into flat, shaped like the weights and like the biases, layer by layer."""
+        weights, biases, start = [], [], 0
+        for n_in, n_out in zip(self.sizes, self.sizes[1:]):
+            weights.append(flat[start:start + n_in * n_out].reshape(n_in, n_out))
+            biases.append(flat[start + n_in * n_out:start + n_in * n_out + n_out])
+            start += n_in * n_out + n_out
+        return tuple(weights), tuple(biases)
+
+    def __getstate__(self) -> dict:
+        """For copy.deepcopy and pickle: all but the views, which __setstate__ makes anew, so
+        that a copy's weights are views into its own params."""
+        views = ("weights", "biases", "grad_weights", "grad_biases")
+        return {key: value for key, value in self.__dict__.items() if key not in views}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self.weights, self.biases = self._views(self.params)
+        self.grad_weights, self.grad_biases = self._views(self.grads)
 
     # ------------------------------------------------------------------ forward
 
@@ -420,24 +445,23 @@ class MLP:
 
     # ------------------------------------------------------------------ backward
 
-    def _backward(self, zs: list[np.ndarray], activations: list[np.ndarray],
-                  masks: list[np.ndarray], Y: np.ndarray, l2: float = 0.0):
+    def _backward(self, zs: list[np.ndarray], activations: list[np.ndarray], masks: list[np.ndarray],
+                  Y: np.ndarray, l2: float, grad_weights: Sequence[np.ndarray], grad_biases: Sequence[np.ndarray]) -> None:
         """The backward pass, eqs. (4)-(7), after the forward pass that gave zs, activations and
-        masks: the gradient of C as (grad_weights, grad_biases), shaped like weights and biases."""
-        grad_weights, grad_biases = [], []
-        delta = self._output_delta(zs[-1], activations[-1], Y)       # (n, sizes[-1]): delta^L
+        masks: writes the gradient of C into grad_weights and grad_biases, shaped like weights
+        and biases (in place, so that a training step allocates no gradient arrays)."""
+        delta = self._output_delta(zs[-1], activations[-1], Y)             # (n, sizes[-1]): delta^L
         for l in reversed(range(len(self.weights))):  # layer l+1; delta is delta^(l+1)
-            grad_W = activations[l].T @ delta                        # (sizes[l], sizes[l+1]), eq. (6)
+            grad_W = grad_weights[l]                                       # (sizes[l], sizes[l+1])
+            np.matmul(activations[l].T, delta, out=grad_W)                 # eq. (6): (a^l)^T @ delta^(l+1)
             if l2:
-                grad_W += l2 * self.weights[l]                       # eq. (6): + lambda W^(l+1)
-            grad_weights.append(grad_W)
-            grad_biases.append(delta.sum(axis=0))                    # (sizes[l+1],), eq. (7): 1^T delta
+                grad_W += l2 * self.weights[l]                             # eq. (6): + lambda W^(l+1)
+            np.sum(delta, axis=0, out=grad_biases[l])                      # (sizes[l+1],), eq. (7): 1^T delta
             if l > 0:  # no delta for the input
-                delta = delta @ self.weights[l].T                    # (n, sizes[l]), eq. (5); now delta^l
-                delta *= self.f_prime[l - 1](zs[l - 1])              # eq. (5): * f_l'(z^l)
+                delta = delta @ self.weights[l].T                          # (n, sizes[l]), eq. (5); now delta^l
+                delta *= self.f_prime[l - 1](zs[l - 1])                    # eq. (5): * f_l'(z^l)
                 if masks:
-                    delta *= masks[l - 1]                            # eq. (5): * r^l / (1 - p)
-        return grad_weights[::-1], grad_biases[::-1]
+                    delta *= masks[l - 1]                                  # eq. (5): * r^l / (1 - p)
 
     def _output_delta(self, z: np.ndarray, a: np.ndarray, Y: np.ndarray) -> np.ndarray:
         """delta^L = dC/dz^L, for the mean loss over the n rows of a batch."""
@@ -451,8 +475,10 @@ class MLP:
 
     def backprop(self, X: np.ndarray, Y: np.ndarray, l2: float = 0.0):
         """The gradient of loss(X, Y, l2) with respect to every weight and bias, eqs. (1)-(7):
-        (grad_weights, grad_biases), new lists shaped like weights and biases."""
-        return self._backward(*self._forward(X), Y, l2)
+        (grad_weights, grad_biases), new arrays shaped like weights and biases."""
+        grad_weights, grad_biases = self._views(np.empty_like(self.params))
+        self._backward(*self._forward(X), Y, l2, grad_weights, grad_biases)
+        return grad_weights, grad_biases
 
     # ------------------------------------------------------------------ one training step
 
@@ -463,9 +489,9 @@ class MLP:
         # forward
         zs, activations, masks = self._forward(X, dropout)
         # backward
-        grad_weights, grad_biases = self._backward(zs, activations, masks, Y, l2)
+        self._backward(zs, activations, masks, Y, l2, self.grad_weights, self.grad_biases)
         # update
-        optimizer.step(self.weights + self.biases, grad_weights + grad_biases, lr)
+        optimizer.step(self.params, self.grads, lr)
         return activations[-1]
 
     def fit(self, X: np.ndarray, Y: np.ndarray, epochs: int = 10, batch_size: int = 64,
@@ -740,14 +766,14 @@ class Network(MLP):
 
         names = ["loss", "accuracy"] if self.output in NATURAL_LOSS else ["loss"]
         self.history = {name: [] for name in names + ["val_" + n for n in names if validation] + ["time"]}
-        best = (math.inf, 0, [p.copy() for p in self._params()])  # validation loss, epoch, weights
+        best = (math.inf, 0, self.params.copy())  # validation loss, epoch, parameters
         for epoch in range(1, epochs + 1):
             start = time.perf_counter()
             with self._whole(optimizer):
                 order = self.rng.permutation(train) if shuffle else train
                 scores = self._epoch(x, Y, order, batch_size, optimizer, rate, (epoch - 1) * steps, l2, dropout,
                                      augment)
-                if not (math.isfinite(scores["loss"]) and all(map(_finite, self._params()))):
+                if not (math.isfinite(scores["loss"]) and _finite(self.params)):
                     raise FloatingPointError(f"training diverged in epoch {epoch}: the loss or the weights "
                                              f"overflowed; try a smaller learning rate than {lr:g}")
                 if validation:
@@ -758,35 +784,28 @@ class Network(MLP):
                     print(_epoch_line(epoch, epochs, scores, len(train)), flush=True)
                 self.history = {name: values + [scores[name]] for name, values in self.history.items()}
             if early_stopping and scores["val_loss"] < best[0]:
-                best = (scores["val_loss"], epoch, [p.copy() for p in self._params()])
+                best = (scores["val_loss"], epoch, self.params.copy())
             elif early_stopping and epoch - best[1] >= early_stopping:
                 break
         if early_stopping and best[1] < epoch:
             with self._whole(optimizer):
-                for p, saved in zip(self._params(), best[2]):
-                    p[...] = saved
+                self.params[...] = best[2]
             if verbose:
                 print(f"early stopping: restored the weights of epoch {best[1]} (validation loss {best[0]:.4f})")
         return self.history
-
-    def _params(self) -> list[np.ndarray]:
-        """Every parameter array: the weights, then the biases."""
-        return self.weights + self.biases
 
     @contextlib.contextmanager
     def _whole(self, optimizer: Optimizer):
         """A block that is all or nothing: whatever escapes it (Ctrl-C, a divergence, an
         exception from a caller's augment, schedule or print) finds the weights, and the
         optimizer's state, as they were when it began."""
-        saved = [p.copy() for p in self._params()], optimizer.t, copy.deepcopy(optimizer.state)
+        saved = self.params.copy(), optimizer.t, [s.copy() for s in optimizer.state]
         try:
             yield
         except BaseException:
             while True:  # a second Ctrl-C must not leave the rollback half done
                 with contextlib.suppress(KeyboardInterrupt):
-                    for p, old in zip(self._params(), saved[0]):
-                        p[...] = old
-                    optimizer.t, optimizer.state = saved[1], saved[2]
+                    self.params[...], optimizer.t, optimizer.state = saved
                     break
             raise
 
@@ -824,7 +843,7 @@ class Network(MLP):
         # Adam's m subnormal made a step 10% slower). What a zeroed entry would still have moved
         # its weight, over all later steps, is below 1.2e-38 eta / (eps (1 - b1)) with Adam
         # and 1.2e-38 / (1 - mu) with SGD.
-        for s in (s for state in optimizer.state for s in state):
+        for s in optimizer.state:
             s[np.abs(s) < np.finfo(s.dtype).tiny] = 0
         return self._score(outputs, Y.take(order, axis=0))
 
@@ -870,7 +889,7 @@ class Network(MLP):
         takes; an output that is not finite is a ValueError that names X."""
         a = np.concatenate([super(Network, self)._output(X[i:i + chunk]) for i in range(0, len(X), chunk)])
         if not _finite(a):
-            reason = "the weights are not" if not all(map(_finite, self._params())) else \
+            reason = "the weights are not" if not _finite(self.params) else \
                 f"its values, up to {np.abs(X).max():.3g}, overflow {self.dtype.name}"
             raise ValueError(f"the network's output for {name} is not finite: {reason}")
         return a
@@ -938,7 +957,7 @@ class Network(MLP):
         layer sizes, the activation and loss names, and the weights and biases in this network's
         dtype, as plain arrays (no pickle); not the optimizer's state or the random state. The
         file is written whole or not at all, and replaces only a model file (see _write)."""
-        if not all(map(_finite, self._params())):
+        if not _finite(self.params):
             raise ValueError("the weights hold NaN or inf: not saved, since load would refuse them")
         arrays: dict[str, Any] = {f"{kind}_{l}": p for kind, ps in (("weights", self.weights), ("biases", self.biases))
                                   for l, p in enumerate(ps)}
@@ -975,7 +994,7 @@ class Network(MLP):
             except (ValueError, TypeError, KeyError, IndexError, AttributeError, EOFError, RuntimeError,
                     zipfile.BadZipFile) as e:
                 raise ValueError(f"{os.fsdecode(path)} is not a model saved by Network.save: {e}") from None
-        for target, array in zip(net._params(), params):
+        for target, array in zip(net.weights + net.biases, params):
             target[...] = array
         return net
 

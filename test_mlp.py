@@ -92,6 +92,13 @@ def flat(gradients):
     return [*gradients[0], *gradients[1]]
 
 
+def backward(net, zs, activations, masks, Y):
+    """The gradient that the backward pass writes, in new arrays."""
+    grad_weights, grad_biases = net._views(np.empty_like(net.params))
+    net._backward(zs, activations, masks, Y, 0.0, grad_weights, grad_biases)
+    return grad_weights, grad_biases
+
+
 def params_of(net):
     return [p.copy() for p in net.weights + net.biases]
 
@@ -103,9 +110,8 @@ def assert_same_params(test, net, other):
 
 def assert_same_state(test, optimizer, other):
     test.assertEqual(optimizer.t, other.t)
-    for arrays, others in zip(optimizer.state, other.state):
-        for s, o in zip(arrays, others):
-            np.testing.assert_array_equal(s, o)
+    for s, o in zip(optimizer.state, other.state):
+        np.testing.assert_array_equal(s, o)
 
 
 class GradientCheck(unittest.TestCase):
@@ -174,9 +180,9 @@ class GradientCheck(unittest.TestCase):
             zs, activations, masks = forward()
             self.assertTrue(all((m == 0).any() for m in masks))  # some units were dropped
             self.assertGreater(min(np.abs(z).min() for z in zs), 1e-5)  # no z at ReLU's kink
-            backprop = flat(net._backward(zs, activations, masks, Y))
+            backprop = flat(backward(net, zs, activations, masks, Y))
             numerical = numerical_gradient(loss, net.weights + net.biases)
-            without = flat(net._backward(*net._forward(X), Y))  # not the gradient without dropout
+            without = flat(backward(net, *net._forward(X), Y))  # not the gradient without dropout
             with self.subTest(hidden=hidden):
                 self.assertLessEqual(max(map(relative_error, backprop, numerical)), 1e-6)
                 self.assertGreater(max(map(relative_error, backprop, without)), 0.1)
@@ -491,7 +497,7 @@ class ClassicBugs(unittest.TestCase):
         for output, loss in (("softmax", "binary_cross_entropy"), ("sigmoid", "cross_entropy")):
             with self.subTest(output=output, loss=loss):
                 net = mlp.Network([4, 8, 3], output=output, loss=loss, seed=0)
-                net.weights[1] *= 300  # outputs of 0 and 1 in float32
+                net.weights[1][...] *= 300  # outputs of 0 and 1 in float32
                 a = net.predict_proba(X)
                 self.assertTrue(np.any(a == 0) or np.any(a == 1))
                 Y = np.eye(3)[y]
@@ -659,10 +665,10 @@ class Optimizers(unittest.TestCase):
         for planted in (tiny / 4, 0.0):
             net, adam = mlp.Network([3, 8, 3], seed=0), mlp.Adam()
             net.fit(X, y, epochs=1, batch_size=16, optimizer=adam, verbose=0)
-            for arrays in adam.state:
-                arrays[0][2, :] = planted  # the moments of the blank input's weights
+            for moment in adam.state:
+                net._views(moment)[0][0][2, :] = planted  # the moments of the blank input's weights
             net.fit(X, y, epochs=1, batch_size=16, optimizer=adam, verbose=0)
-            for a in (a for arrays in adam.state for a in arrays):
+            for a in adam.state:
                 self.assertFalse(np.any((a != 0) & (np.abs(a) < tiny)))
             nets.append(net)
         assert_same_params(self, nets[0], nets[1])
@@ -743,7 +749,7 @@ class Training(unittest.TestCase):
             net.fit(X.astype(np.float64), y, epochs=1, dropout=0.1, verbose=0)
             zs, activations = net.feedforward(X)
             grad_weights, grad_biases = net.backprop(X, y, 0.1)
-            for array in net.weights + net.biases + zs + activations[1:] + grad_weights + grad_biases:
+            for array in [*net.weights, *net.biases, *zs, *activations[1:], *grad_weights, *grad_biases]:
                 self.assertEqual(array.dtype, np.dtype(dtype).newbyteorder("="))
             self.assertEqual(net.predict_proba(X).dtype, net.dtype)
 
