@@ -469,10 +469,10 @@ class MLP:
 
     def backprop(self, X: np.ndarray, Y: np.ndarray, l2: float = 0.0):
         """The gradient of loss(X, Y, l2) with respect to every weight and bias, eqs. (1)-(7):
-        (grad_weights, grad_biases), new arrays shaped like weights and biases."""
+        (grad_weights, grad_biases), lists of new arrays shaped like weights and biases."""
         grad_weights, grad_biases = self._views(np.empty_like(self.params))
         self._backward(*self._forward(X), Y, l2, grad_weights, grad_biases)
-        return grad_weights, grad_biases
+        return list(grad_weights), list(grad_biases)
 
     # ------------------------------------------------------------------ one training step
 
@@ -1302,7 +1302,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--epochs", type=int, help=default("epochs"))
     p.add_argument("--batch-size", type=int, help=default("batch_size"))
     p.add_argument("--optimizer", choices=sorted(DEFAULT_LR), default="adam", help="default: adam")
-    p.add_argument("--lr", type=float, help=f"the learning rate's peak (default: {DEFAULT_LR})")
+    p.add_argument("--lr", type=float, help=f"the learning rate's peak (default: {DEFAULT_LR['adam']} for adam, {DEFAULT_LR['sgd']} for sgd)")
     p.add_argument("--schedule", choices=["none", *SCHEDULES], default="onecycle", help="default: onecycle")
     p.add_argument("--dropout", type=float, help=f"dropout rate of the hidden units ({default('dropout')})")
     p.add_argument("--l2", type=float, help=f"L2 penalty on the weights ({default('l2')})")

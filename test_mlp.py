@@ -1364,3 +1364,42 @@ class Errors(unittest.TestCase):
         optimizers = set(inspect.signature(mlp.SGD).parameters) | set(inspect.signature(mlp.Adam).parameters)
         internal = {"width", "activation", "float", "factor", "shift"}  # sizes', hidden's, dtype's, a schedule's, --shift
         self.assertEqual(set(mlp.ARGUMENTS) - internal, (taken | optimizers) & set(mlp.ARGUMENTS))
+
+
+class RandomShift(unittest.TestCase):
+
+    def test_each_image_moves_by_at_most_max_shift_with_zero_fill(self):
+        rng = np.random.default_rng(0)
+        images = rng.uniform(1, 2, (500, 6, 5)).astype(np.float32)  # no zeros: every move is visible
+        X = images.reshape(500, 30)
+        original = X.copy()
+        moved = mlp.random_shift((6, 5), max_shift=2)(X, rng).reshape(500, 6, 5)
+        np.testing.assert_array_equal(X, original)
+        self.assertEqual(moved.dtype, np.float32)
+        used = set()
+        for image, result in zip(images, moved):
+            matches = []
+            for dy in range(-2, 3):
+                for dx in range(-2, 3):
+                    expected = np.zeros_like(image)
+                    expected[max(dy, 0):6 + min(dy, 0), max(dx, 0):5 + min(dx, 0)] = \
+                        image[max(-dy, 0):6 + min(-dy, 0), max(-dx, 0):5 + min(-dx, 0)]
+                    if np.array_equal(result, expected):
+                        matches.append((dy, dx))
+            self.assertEqual(len(matches), 1)
+            used.add(matches[0])
+        self.assertEqual(len(used), 25)  # every move happens
+
+    def test_no_shift_is_the_identity_and_bad_arguments_are_named(self):
+        X = np.random.default_rng(0).random((3, 784))
+        np.testing.assert_array_equal(mlp.random_shift(max_shift=0)(X, np.random.default_rng(0)), X)
+        with self.assertRaisesRegex(ValueError, r"max_shift must be below the images' sides, 28 x 28; got 28"):
+            mlp.random_shift(max_shift=28)
+        with self.assertRaisesRegex(ValueError, r"max_shift must be an integer in \[0, inf\); got -1"):
+            mlp.random_shift(max_shift=-1)
+        with self.assertRaisesRegex(TypeError, "shape must be"):
+            mlp.random_shift(shape=(28,))
+        with self.assertRaisesRegex(ValueError, r"shape must be an integer in \[1, inf\); got 0"):
+            mlp.random_shift(shape=(28, 0))
+        with self.assertRaisesRegex(ValueError, r"random_shift needs rows of 28 x 28 pixels"):
+            mlp.random_shift()(np.zeros((2, 10)), np.random.default_rng(0))
