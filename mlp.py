@@ -1007,9 +1007,9 @@ def _array(value: Any, dtype: np.dtype, name: str) -> np.ndarray:
     try:
         a = np.asarray(value)
     except ValueError:  # numpy 1.24 and later: rows of different lengths
-        raise ValueError(f"{name} must be a rectangular array; its rows differ in length") from None
-    if a.dtype.kind not in "biuf":
-        raise TypeError(f"{name} must hold numbers; got dtype {a.dtype}")
+        raise ValueError(f"{name} must be a rectangular array of numbers; its rows differ in length") from None
+    if a.dtype.kind not in "biuf":  # numpy 1.23 makes an object array of rows that differ in length
+        raise TypeError(f"{name} must be a rectangular array of numbers; got dtype {a.dtype}")
     with np.errstate(over="ignore"):  # reported below, more clearly
         cast = a.astype(dtype, copy=False)
     if not _finite(cast):
