@@ -274,8 +274,7 @@ class Optimizer:
     chunk = 1 << 16  # entries updated at a time: see step
 
     def __init__(self, lr: float) -> None:
-        self.lr = lr
-        self.t = 0
+        self.lr, self.t = lr, 0  # t: the steps taken
         self.state: list[np.ndarray] = []
 
     def step(self, params: np.ndarray, grads: np.ndarray, lr: float) -> None:
@@ -291,10 +290,9 @@ class Optimizer:
             piece = slice(i, i + self.chunk)
             self._update(params[piece], grads[piece], *(s[piece] for s in self.state), lr)
 
-    def _update(self, theta: np.ndarray, g: np.ndarray, *state_and_eta) -> None:
-        """Update theta, some parameters, in place, from g, their gradient, given the same part
-        of each state array (in the order of state_names) and the learning rate eta."""
-        raise NotImplementedError
+    # _update(theta, g, *state, eta) updates theta, some parameters, in place, from g, their
+    # gradient, given the same part of each state array (in the order of state_names) and the rate.
+    _update: Callable[..., None]
 
 
 class SGD(Optimizer):
@@ -879,10 +877,9 @@ class Network(MLP):
         classifier, the accuracy: the fraction of rows whose class (softmax) or whose every 0/1
         output (sigmoid) is right."""
         scores = {"loss": float(np.mean(self.loss_fn(a, Y)))}
-        if self.output == "softmax":
-            scores["accuracy"] = float(np.mean(a.argmax(axis=1) == Y.argmax(axis=1)))
-        elif self.output == "sigmoid":
-            scores["accuracy"] = float(np.mean(np.all((a > 0.5) == (Y > 0.5), axis=1)))
+        if self.output in NATURAL_LOSS:  # a classifier
+            right = a.argmax(axis=1) == Y.argmax(axis=1) if self.output == "softmax" else (a > 0.5) == (Y > 0.5)
+            scores["accuracy"] = float(np.mean(np.all(right.reshape(len(a), -1), axis=1)))
         return scores
 
     # ------------------------------------------------------------------ checking the data
@@ -939,13 +936,14 @@ class Network(MLP):
         """Read a network written by save. A file that does not hold one raises ValueError;
         one that cannot be read, the OSError that says why.
 
-        It never unpickles, and accepts only what save writes: a zip archive of five arrays
-        stored uncompressed, each holding exactly the bytes its header declares, all of it read
+        It never unpickles, and accepts only what save writes: a zip archive of a few arrays
+        (a central directory of 1,000 bytes at most), stored uncompressed, each holding exactly
+        the bytes its header declares, together no more than the file holds, all of it read
         before the network is made. So no file costs more memory than a few times its own size,
         or more time than reading it.
         """
-        # non-blocking, so that a FIFO is not waited on; binary, for Windows
-        with open(os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)), "rb") as f:
+        # non-blocking, so that a FIFO is not waited on
+        with open(path, "rb", opener=lambda name, flags: os.open(name, flags | getattr(os, "O_NONBLOCK", 0))) as f:
             try:
                 arrays = _arrays(f)
                 sizes, params = arrays["sizes"].tolist(), arrays["params"]
@@ -963,27 +961,30 @@ class Network(MLP):
 
 def _arrays(f: IO[bytes]) -> dict[str, np.ndarray]:
     """The arrays in the open model file f, by name, read only if f is a regular file, an
-    archive of five members or fewer, each stored (not compressed, as save writes it) and
+    archive of a few members, each stored (not compressed, as save writes it) and
     holding exactly the bytes its header declares: so no header makes load allocate more
     than the file holds. Never unpickled."""
     info = os.fstat(f.fileno())
     if not stat.S_ISREG(info.st_mode):  # /dev/zero would never end
         raise ValueError("it is not a regular file")
     f.seek(max(info.st_size - 22, 0))
-    end = f.read(22)  # the zip's end record, where save's files have it, counts the members
-    if end[:4] != b"PK\x05\x06" or int.from_bytes(end[10:12], "little") > 5:
-        raise ValueError("it is not a zip archive of five arrays or fewer")
+    end = f.read(22)  # the end record, where save's files have it, gives the size of the directory
+    if end[:4] != b"PK\x05\x06" or int.from_bytes(end[12:16], "little") > 1000:  # a directory of a few members
+        raise ValueError("it is not a zip archive of a few arrays")
     arrays = {}
     with zipfile.ZipFile(f) as archive:
+        if sum(member.file_size for member in archive.infolist()) > info.st_size:  # overlapping members
+            raise ValueError("its members declare more bytes than the file holds")
         for member in archive.infolist():
+            if member.compress_type != zipfile.ZIP_STORED:
+                raise ValueError(f"{member.filename} is compressed, which save never does")
             with archive.open(member) as npy:
                 read_header = {(1, 0): np.lib.format.read_array_header_1_0,
                                (2, 0): np.lib.format.read_array_header_2_0}[np.lib.format.read_magic(npy)]
                 shape, _, dtype = read_header(npy)
-                if member.compress_type != zipfile.ZIP_STORED or member.file_size > info.st_size or \
-                        npy.tell() + math.prod(shape) * dtype.itemsize != member.file_size or dtype.kind == "U" \
-                        and dtype.itemsize > 4 * 64:
-                    raise ValueError(f"{member.filename} is compressed, or not the {shape} of {dtype} it declares")
+                too_long = dtype.kind == "U" and dtype.itemsize > 4 * 64  # a name of over 64 characters
+                if too_long or npy.tell() + math.prod(shape) * dtype.itemsize != member.file_size:
+                    raise ValueError(f"{member.filename} does not hold the {shape} of {dtype} it declares")
             with archive.open(member) as npy:
                 arrays[member.filename.removesuffix(".npy")] = np.lib.format.read_array(npy, allow_pickle=False)
     return arrays
@@ -1154,6 +1155,8 @@ def load_mnist(dataset: str = "mnist", *, data_dir: str | os.PathLike | None = N
     against its published SHA-256 before it is decompressed, and kept in data_dir.
     """
     folder, source = _data_folder(dataset, data_dir)
+    if os.path.exists(folder) and not os.path.isdir(folder):
+        raise NotADirectoryError(f"{source} {folder} is a file, not a folder for the IDX files")
     paths = {name: _find_idx(folder, name) for name in IDX_BYTES}
     missing = [name + ".gz" for name, path in paths.items() if path is None]
     if missing and not download:
@@ -1266,8 +1269,7 @@ def _fetch(url: str, deadline: float) -> bytes:
             if time.monotonic() > deadline:
                 raise TimeoutError(f"not done after {DOWNLOAD_DEADLINE:g} s ({len(data):,} bytes received)")
             if total and sys.stderr.isatty():
-                print(f"\rdownloading {url}: {100 * len(data) // total}%", end="\n" * (len(data) >= total),
-                      file=sys.stderr)
+                print(f"\rdownloading {url}: {100 * len(data) // total}%", end="\n" * (len(data) >= total), file=sys.stderr)
     if max(total, len(data)) > DOWNLOAD_BYTES or len(data) < total:
         raise ValueError(f"{len(data):,} bytes, where {total:,} were announced and no published file has "
                          f"more than {DOWNLOAD_BYTES:,}")

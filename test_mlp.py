@@ -5,21 +5,35 @@ loading, the MNIST loader (against a local HTTP server) and the command line.
 Run with:  python -m unittest -v test_mlp
 """
 
+import _thread
 import ast
 import contextlib
 import copy
+import gzip
+import hashlib
+import http.server
 import importlib.util
 import inspect
 import io
+import itertools
 import math
 import os
+import pathlib
 import pickle
 import re
 import signal
+import stat
+import struct
+import subprocess
 import sys
 import tempfile
+import threading
+import time
+import tracemalloc
 import unittest
 import warnings
+import zipfile
+import zlib
 from unittest import mock
 
 import numpy as np
@@ -1405,3 +1419,1215 @@ class RandomShift(unittest.TestCase):
             mlp.random_shift(shape=(28, 0))
         with self.assertRaisesRegex(ValueError, r"random_shift needs rows of 28 x 28 pixels"):
             mlp.random_shift()(np.zeros((2, 10)), np.random.default_rng(0))
+
+
+DEAD = "http://127.0.0.1:9/"  # the discard port: nothing listens there, a request fails at once
+REAL_DATA = os.path.join(HERE, "..", "shared", "data")
+TEMPORARY = re.compile(r"^\.[0-9a-f]{12}\.part$")  # the name of _write's temporary file
+IDX_NAMES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
+
+
+def setUpModule():
+    """No mirror on the internet and no real home folder, for every test: a test that wants a
+    mirror patches MIRRORS with a local server."""
+    home = tempfile.TemporaryDirectory()
+    unittest.addModuleCleanup(home.cleanup)
+    for patch in (mock.patch.dict(mlp.MIRRORS, {dataset: [DEAD] for dataset in mlp.MIRRORS}),
+                  mock.patch.dict(os.environ, {"HOME": home.name})):
+        patch.start()
+        unittest.addModuleCleanup(patch.stop)
+    os.environ.pop("MLP_DATA", None)
+
+
+# ============================================================================ helpers
+
+def read(path):
+    with open(path, "rb") as f:
+        return f.read()
+
+
+def write(path, data):
+    with open(path, "wb") as f:
+        f.write(data)
+
+
+def listing(folder):
+    return sorted(os.listdir(folder))
+
+
+def sha256(data):
+    return hashlib.sha256(data).hexdigest()
+
+
+def gzip_file(data):
+    return gzip.compress(data, mtime=0)
+
+
+def idx_bytes(array, magic):
+    """An IDX file: the big-endian magic number and dimensions, then a byte per entry."""
+    return struct.pack(f">I{array.ndim}I", magic, *array.shape) + array.astype(np.uint8).tobytes()
+
+
+def fake_mnist(n_train, n_test, seed=0):
+    """Small random IDX files under the published names: ({name: IDX bytes}, {name: array})."""
+    rng = np.random.default_rng(seed)
+    arrays = {"train-images-idx3-ubyte": rng.integers(0, 256, (n_train, 28, 28)),
+              "train-labels-idx1-ubyte": rng.integers(0, 10, n_train),
+              "t10k-images-idx3-ubyte": rng.integers(0, 256, (n_test, 28, 28)),
+              "t10k-labels-idx1-ubyte": rng.integers(0, 10, n_test)}
+    return {name: idx_bytes(a, 2051 if "images" in name else 2049) for name, a in arrays.items()}, arrays
+
+
+def published(payloads, dataset="mnist"):
+    """Entries of mlp.SHA256 that make these IDX files, and their gzip_file, the published ones."""
+    entries = {f"{dataset}/{name}": sha256(data) for name, data in payloads.items()}
+    entries.update({f"{dataset}/{name}.gz": sha256(gzip_file(data)) for name, data in payloads.items()})
+    return entries
+
+
+def gzip_bomb(images, zeros):
+    """A small gzip file that inflates to an IDX images header announcing `images` images,
+    then `zeros` zero bytes."""
+    return gzip.compress(struct.pack(">4I", 2051, images, 28, 28) + bytes(zeros), 1, mtime=0)
+
+
+def npy(array):
+    f = io.BytesIO()
+    np.save(f, array, allow_pickle=False)
+    return f.getvalue()
+
+
+def npy_declaring(shape, descr, body):
+    """An .npy file whose header declares shape and descr, followed by body, whatever it holds."""
+    f = io.BytesIO()
+    np.lib.format.write_array_header_1_0(f, {"descr": descr, "fortran_order": False, "shape": shape})
+    return f.getvalue() + body
+
+
+def members_of(path):
+    with zipfile.ZipFile(path) as z:
+        return {name: z.read(name) for name in z.namelist()}
+
+
+def arrays_of(path):
+    with np.load(path) as data:
+        return {name: data[name] for name in data.files}
+
+
+def write_zip(path, members, compression=zipfile.ZIP_STORED, comment=b""):
+    with zipfile.ZipFile(path, "w", compression) as z:
+        for name, data in members.items():
+            z.writestr(name, data)
+        z.comment = comment
+
+
+def write_npz(path, arrays):
+    with open(path, "wb") as f:
+        np.savez(f, **arrays)
+
+
+def zip_parts(data):
+    """A zip archive without a comment, in three: the bytes before its central directory, the
+    central directory's entries, and the end record."""
+    size, offset = struct.unpack("<II", data[-10:-2])
+    entries, i = [], offset
+    while i < offset + size:
+        name, extra, comment = struct.unpack_from("<HHH", data, i + 28)
+        entries.append(data[i:i + 46 + name + extra + comment])
+        i += len(entries[-1])
+    return data[:offset], entries, data[-22:]
+
+
+def zip_join(head, entries, end, count=None):
+    """The inverse of zip_parts, the end record counting `count` members (default: the entries)."""
+    directory = b"".join(entries)
+    count = len(entries) if count is None else count
+    return head + directory + end[:8] + struct.pack("<HHII", count, count, len(directory), len(head)) + end[20:]
+
+
+def decode_png(data):
+    """(width, height, pixels) of an 8-bit grayscale PNG with filter type 0, every chunk's CRC
+    checked."""
+    assert data[:8] == b"\x89PNG\r\n\x1a\n", data[:8]
+    position, chunks = 8, {}
+    while position < len(data):
+        length, kind = struct.unpack(">I4s", data[position:position + 8])
+        body = data[position + 8:position + 8 + length]
+        (crc,) = struct.unpack(">I", data[position + 8 + length:position + 12 + length])
+        assert crc == zlib.crc32(kind + body), kind
+        chunks[kind] = chunks.get(kind, b"") + body
+        position += 12 + length
+    width, height, depth, color, _, _, _ = struct.unpack(">IIBBBBB", chunks[b"IHDR"])
+    assert (depth, color) == (8, 0)
+    rows = np.frombuffer(zlib.decompress(chunks[b"IDAT"]), np.uint8).reshape(height, width + 1)
+    assert (rows[:, 0] == 0).all()
+    return width, height, rows[:, 1:]
+
+
+def trickle(data, pause):
+    """A body sent a byte at a time, pause seconds apart."""
+    for i in range(len(data)):
+        time.sleep(pause)
+        yield data[i:i + 1]
+
+
+class Server:
+    """An HTTP server on 127.0.0.1 serving {path: (status, body)} or {path: (status, body,
+    headers)}, which records the path of every request. body is bytes, or an iterable of byte
+    strings sent one after the other (to trickle, or never end); headers replace the default,
+    the Content-Length of a bytes body, to lie about the length or leave it out."""
+
+    def __init__(self, routes):
+        self.routes, self.requests = routes, []
+        outer = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                outer.requests.append(self.path)
+                status, body, *headers = outer.routes.get(self.path, (404, b"<html>404 Not Found</html>"))
+                self.send_response(status)
+                for key, value in (headers[0] if headers else {"Content-Length": len(body)}).items():
+                    self.send_header(key, str(value))
+                self.end_headers()
+                try:
+                    for chunk in [body] if isinstance(body, bytes) else body:
+                        self.wfile.write(chunk)
+                except OSError:  # the client hung up
+                    pass
+
+            def log_message(self, *args):
+                pass
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, args=(0.05,), daemon=True)
+        self.thread.start()
+
+    def close(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def finish(process, timeout=30):
+    """process.communicate(), killing the process (ours) if it outlives timeout."""
+    try:
+        return process.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.communicate()
+        raise
+
+
+# ============================================================================ saving
+
+class Saving(unittest.TestCase):
+    """Network.save, and the writing it rests on, mlp._write."""
+
+    def setUp(self):
+        folder = tempfile.TemporaryDirectory()
+        self.addCleanup(folder.cleanup)
+        self.folder = folder.name
+        self.path = os.path.join(self.folder, "model.npz")
+        self.net = mlp.Network([4, 5, 3], seed=0)
+
+    def test_a_round_trip_gives_identical_predictions(self):
+        rng = np.random.default_rng(0)
+        X, Y = rng.standard_normal((30, 4)), np.eye(3)[np.arange(30) % 3]
+        cases = [("float32", ["relu", "tanh"], "softmax", None),
+                 ("float64", ["elu", "leaky_relu"], "sigmoid", None),
+                 ("float64", ["sigmoid", "identity"], "softmax", "mse"),  # not the output's natural loss
+                 ("float32", ["tanh", "elu"], "identity", None),
+                 ("float64", [], "softmax", None)]                         # no hidden layer
+        for dtype, hidden, output, loss in cases:
+            with self.subTest(dtype=dtype, hidden=hidden, output=output, loss=loss):
+                net = mlp.Network([4, *[6, 5][:len(hidden)], 3], hidden, output, loss, seed=1, dtype=dtype)
+                net.fit(X, Y, epochs=2, batch_size=8, verbose=0)
+                net.save(self.path)
+                loaded = mlp.Network.load(self.path)
+                self.assertEqual((loaded.sizes, loaded.hidden, loaded.output, loaded.loss_name, loaded.dtype),
+                                 (net.sizes, net.hidden, net.output, net.loss_name, net.dtype))
+                for mine, theirs in zip(loaded.weights + loaded.biases, net.weights + net.biases):
+                    self.assertEqual(mine.dtype, theirs.dtype)
+                    np.testing.assert_array_equal(mine, theirs)
+                np.testing.assert_array_equal(loaded.predict_proba(X), net.predict_proba(X))
+                self.assertEqual(listing(self.folder), ["model.npz"])  # no temporary left
+
+    def test_big_endian_float32_weights_load(self):
+        for l, b in enumerate(self.net.biases):
+            b[...] = l + 0.5 + np.arange(len(b))  # biases that are not all 0
+        self.net.save(self.path)
+        arrays = {name: a.astype(a.dtype.newbyteorder(">")) if a.dtype.kind == "f" else a
+                  for name, a in arrays_of(self.path).items()}
+        write_npz(self.path, arrays)
+        self.assertEqual({a.dtype.str for a in arrays_of(self.path).values() if a.dtype.kind == "f"}, {">f4"})
+        loaded = mlp.Network.load(self.path)
+        self.assertEqual(loaded.dtype, np.dtype("float32"))
+        for mine, theirs in zip(loaded.weights + loaded.biases, self.net.weights + self.net.biases):
+            self.assertTrue(mine.dtype.isnative)
+            np.testing.assert_array_equal(mine, theirs)
+
+    def test_a_failed_write_leaves_the_old_file_and_no_temporary(self):
+        self.net.save(self.path)
+        old = read(self.path)
+        fresh = os.path.join(self.folder, "fresh.npz")
+
+        def failing(exception):
+            def savez(f, **arrays):
+                f.write(b"PK\x03\x04 half a model")
+                raise exception
+            return savez
+
+        for exception in (OSError("disk full"), KeyboardInterrupt()):
+            for path in (self.path, fresh):
+                with self.subTest(exception=exception, path=path):
+                    with mock.patch.object(np, "savez", failing(exception)), self.assertRaises(type(exception)):
+                        mlp.Network([4, 5, 3], seed=1).save(path)
+                    self.assertEqual(read(self.path), old)
+                    self.assertEqual(listing(self.folder), ["model.npz"])
+
+    def test_save_refuses_to_replace_a_file_that_is_not_a_model(self):
+        other = os.path.join(self.folder, "other.npz")
+        write_npz(other, {"x": np.zeros(3)})  # an .npz, but not a model
+        files = {"script.py": b"print('hello')\n", "picture.png": mlp._png(np.zeros((2, 3), np.uint8)),
+                 "notes.txt": b"model.npz: remember to train it\n", "empty.npz": b"", "other.npz": read(other)}
+        for name, data in files.items():
+            write(os.path.join(self.folder, name), data)
+        for name, data in files.items():
+            path = os.path.join(self.folder, name)
+            with self.subTest(name), self.assertRaises(ValueError):
+                self.net.save(path)
+            self.assertEqual(read(path), data)
+        self.assertEqual(listing(self.folder), sorted(files))
+
+    def test_save_refuses_to_replace_a_read_only_model(self):
+        self.net.save(self.path)
+        os.chmod(self.path, 0o444)  # the code refuses a file without a write bit, even for root
+        old = read(self.path)
+        with self.assertRaises(PermissionError):
+            mlp.Network([4, 5, 3], seed=1).save(self.path)
+        self.assertEqual(read(self.path), old)
+        self.assertEqual(stat.S_IMODE(os.stat(self.path).st_mode), 0o444)
+        self.assertEqual(listing(self.folder), ["model.npz"])
+
+    def test_save_keeps_the_permission_bits_of_the_model_it_replaces(self):
+        umask = os.umask(0o022)
+        self.addCleanup(os.umask, umask)
+        self.net.save(self.path)
+        self.assertEqual(stat.S_IMODE(os.stat(self.path).st_mode), 0o644)  # a new file: 0o666 less the umask
+        for seed, mode in ((1, 0o600), (2, 0o640)):
+            with self.subTest(mode=oct(mode)):
+                os.chmod(self.path, mode)
+                net = mlp.Network([4, 5, 3], seed=seed)
+                net.save(self.path)
+                self.assertEqual(stat.S_IMODE(os.stat(self.path).st_mode), mode)
+                np.testing.assert_array_equal(mlp.Network.load(self.path).weights[0], net.weights[0])
+
+    def test_save_never_writes_through_a_link_into_a_folder_or_onto_a_device(self):
+        model = os.path.join(self.folder, "real.npz")
+        self.net.save(model)
+        before = read(model)
+        paths = {"a link to a model": os.path.join(self.folder, "link.npz"),
+                 "a dangling link": os.path.join(self.folder, "dangling.npz"),
+                 "a folder": os.path.join(self.folder, "folder.npz"),
+                 "a FIFO": os.path.join(self.folder, "fifo.npz"),
+                 "a device": os.path.join(self.folder, "null.npz")}
+        os.symlink(model, paths["a link to a model"])
+        os.symlink(os.path.join(self.folder, "nowhere.npz"), paths["a dangling link"])
+        os.mkdir(paths["a folder"])
+        os.mkfifo(paths["a FIFO"])
+        try:  # a device of our own, like /dev/null, which a planted bug cannot harm
+            os.mknod(paths["a device"], stat.S_IFCHR | 0o600, os.makedev(1, 3))
+        except OSError:
+            del paths["a device"]
+        for kind, path in paths.items():
+            with self.subTest(kind), self.assertRaises(ValueError):
+                mlp.Network([4, 5, 3], seed=1).save(path)
+        self.assertEqual(os.readlink(paths["a link to a model"]), model)
+        self.assertEqual(read(model), before)
+        self.assertFalse(os.path.lexists(os.path.join(self.folder, "nowhere.npz")))
+        self.assertEqual(listing(paths["a folder"]), [])
+        self.assertEqual(listing(self.folder), sorted([*map(os.path.basename, paths.values()), "real.npz"]))
+
+    def test_a_250_character_file_name_can_be_saved(self):
+        name = "m" * 246 + ".npz"
+        path = os.path.join(self.folder, name)
+        for seed in (1, 2):  # a new file, then one replaced
+            net = mlp.Network([4, 5, 3], seed=seed)
+            net.save(path)
+            np.testing.assert_array_equal(mlp.Network.load(path).weights[0], net.weights[0])
+        self.assertEqual(listing(self.folder), [name])
+
+    def test_an_empty_path_is_a_value_error(self):
+        cwd = os.getcwd()
+        os.chdir(self.folder)  # where a temporary for "" would be made
+        self.addCleanup(os.chdir, cwd)
+        for path in ("", b""):
+            with self.subTest(path=path), self.assertRaises(ValueError):
+                self.net.save(path)
+        self.assertEqual(listing(self.folder), [])
+
+    def test_a_missing_folder_is_an_os_error_naming_the_path_meant(self):
+        path = os.path.join(self.folder, "missing", "model.npz")
+        with self.assertRaises(OSError) as caught:
+            self.net.save(path)
+        self.assertIn(path, str(caught.exception))
+        self.assertNotIn(".part", str(caught.exception))  # not the temporary's name
+        self.assertEqual(listing(self.folder), [])
+
+    def test_weights_that_are_not_finite_are_not_saved(self):
+        self.net.save(self.path)
+        old = read(self.path)
+        fresh = os.path.join(self.folder, "fresh.npz")
+        for kind, layer, value in (("weights", 0, np.nan), ("biases", 1, np.inf), ("weights", 1, -np.inf)):
+            net = copy.deepcopy(self.net)
+            getattr(net, kind)[layer].flat[1] = value
+            for path in (self.path, fresh):
+                with self.subTest(kind=kind, value=value, path=path), self.assertRaises(ValueError):
+                    net.save(path)
+        self.assertEqual(read(self.path), old)
+        self.assertEqual(listing(self.folder), ["model.npz"])
+
+    def test_the_kind_checks_tell_models_and_pngs_from_other_files(self):
+        paths = {name: os.path.join(self.folder, name) for name in
+                 ("model.npz", "picture.png", "fake.png", "arrays.npz", "script.py", "empty")}
+        self.net.save(paths["model.npz"])
+        write(paths["picture.png"], mlp._png(np.zeros((3, 2), np.uint8)))
+        write(paths["fake.png"], b"\x89PNG but not the rest of the signature")
+        write_npz(paths["arrays.npz"], {"x": np.zeros(3)})
+        write(paths["script.py"], b"import mlp\n")
+        write(paths["empty"], b"")
+        self.assertEqual({name for name, path in paths.items() if mlp._is_model(path)}, {"model.npz"})
+        self.assertEqual({name for name, path in paths.items() if mlp._is_png(path)}, {"picture.png"})
+
+
+# ============================================================================ loading
+
+class Loading(unittest.TestCase):
+    """Network.load, and mlp._arrays, which reads a model file."""
+
+    def setUp(self):
+        folder = tempfile.TemporaryDirectory()
+        self.addCleanup(folder.cleanup)
+        self.folder = folder.name
+        self.path = os.path.join(self.folder, "model.npz")
+        self.net = mlp.Network([4, 5, 3], seed=0)
+        self.net.save(self.path)
+        self.good = read(self.path)
+
+    def assert_not_a_model(self, path=None):
+        """A context in which loading must be refused as a ValueError naming the file."""
+        path = self.path if path is None else path
+        return self.assertRaisesRegex(ValueError, f"^{re.escape(path)} is not a model saved by Network.save: ")
+
+    def test_a_missing_file_or_a_folder_is_the_os_error_that_says_why(self):
+        with self.assertRaises(FileNotFoundError):
+            mlp.Network.load(os.path.join(self.folder, "missing.npz"))
+        with self.assertRaises(IsADirectoryError):
+            mlp.Network.load(self.folder)
+
+    @unittest.skipUnless(os.path.isdir("/proc/self/fd"), "counts open descriptors in /proc/self/fd")
+    def test_a_folder_is_an_os_error_that_names_it_and_leaks_no_descriptor(self):
+        # load once opened with os.open, then open(fd): for a folder, open(fd) raised
+        # IsADirectoryError without closing the descriptor (one leaked per call), and the error
+        # named the descriptor ("Is a directory: 7"), not the folder.
+        before = len(os.listdir("/proc/self/fd"))
+        for _ in range(3):
+            with self.assertRaises(OSError) as caught:
+                mlp.Network.load(self.folder)
+        leaked = len(os.listdir("/proc/self/fd")) - before
+        self.assertNotIsInstance(caught.exception, ValueError)
+        self.assertEqual((leaked, self.folder in str(caught.exception)), (0, True),
+                         f"{leaked} descriptors leaked by 3 loads; the error reads {str(caught.exception)!r}")
+
+    def test_content_that_is_not_a_model_is_a_value_error_naming_the_file(self):
+        head, entries, end = zip_parts(self.good)
+        npy_file = io.BytesIO()
+        np.save(npy_file, np.zeros(3))
+        contents = {"empty": b"", "text": b"hello\n" * 10, "a pickle": pickle.dumps(self.net),
+                    "an .npy file": npy_file.getvalue(), "half a model": self.good[:len(self.good) // 2],
+                    "a broken central directory": zip_join(head, [b"XXXX" + entries[0][4:], *entries[1:]], end)}
+        for kind, data in contents.items():
+            write(self.path, data)
+            with self.subTest(kind), self.assert_not_a_model():
+                mlp.Network.load(self.path)
+
+    def test_a_fifo_is_refused_at_once(self):
+        fifo = os.path.join(self.folder, "fifo.npz")
+        os.mkfifo(fifo)
+        outcome = []
+
+        def load():
+            try:
+                mlp.Network.load(fifo)
+            except BaseException as e:  # noqa: BLE001 -- reported to the test below
+                outcome.append(e)
+            else:
+                outcome.append(None)
+
+        thread = threading.Thread(target=load, daemon=True)
+        thread.start()
+        thread.join(2)
+        if thread.is_alive():  # waiting for a writer: become one, so that the thread ends
+            os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+            thread.join(2)
+            self.fail("load waited for something to be written into a FIFO")
+        self.assertIsInstance(outcome[0], ValueError)
+
+    def test_an_archive_of_many_members_is_refused_before_its_directory_is_parsed(self):
+        write_zip(self.path, {f"{i}.npy": b"" for i in range(3000)})
+        start = time.perf_counter()
+        with self.assert_not_a_model():
+            mlp.Network.load(self.path)
+        self.assertLess(time.perf_counter() - start, 0.5)
+        with mock.patch.object(zipfile, "ZipFile", side_effect=AssertionError("the central directory was parsed")), \
+                self.assert_not_a_model():
+            mlp.Network.load(self.path)
+
+    def test_an_end_record_that_understates_the_members_is_refused_before_the_directory_is_parsed(self):
+        # zipfile reads the central directory by its size in bytes, whatever the count says: an
+        # end record that counts 5 members before a directory of 3,000 entries must be refused by
+        # the directory's size before zipfile parses it (at scale, 47 MB of such entries took
+        # 209 MB and 4 s when only the count was checked).
+        local = struct.pack("<IHHHHHIIIHH", 0x04034B50, 20, 0, 0, 0, 0, 0, 0, 0, 1, 0) + b"a"
+        entry = struct.pack("<IHHHHHHIIIHHHHHII", 0x02014B50, 20, 20, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0) + b"a"
+        end = struct.pack("<IHHHHIIH", 0x06054B50, 0, 0, 0, 0, 0, 0, 0)
+        write(self.path, zip_join(local, [entry] * 3000, end, count=5))
+        with zipfile.ZipFile(self.path) as z:  # what zipfile makes of it
+            self.assertEqual(len(z.infolist()), 3000)
+        with mock.patch.object(zipfile, "ZipFile", side_effect=AssertionError("the central directory of 3,000 "
+                                                                              "entries was parsed")), \
+                self.assert_not_a_model():
+            mlp.Network.load(self.path)
+
+    def test_a_compressed_member_is_refused(self):
+        members = members_of(self.path)
+        for compressed in (set(members), {max(members, key=lambda name: len(members[name]))}):
+            with zipfile.ZipFile(self.path, "w") as z:
+                for name, data in members.items():
+                    z.writestr(name, data, zipfile.ZIP_DEFLATED if name in compressed else zipfile.ZIP_STORED)
+            with self.subTest(compressed=sorted(compressed)), self.assert_not_a_model():
+                mlp.Network.load(self.path)
+
+    def test_a_compressed_member_whose_stream_is_corrupt_is_a_value_error(self):
+        # The compression method is checked before a member's .npy header is read: read
+        # through zipfile's decompressor, a corrupt deflated stream escaped load as zlib.error,
+        # and a bzip2 one as OSError("Invalid data stream").
+        members = members_of(self.path)
+        for method in (zipfile.ZIP_DEFLATED, zipfile.ZIP_BZIP2):
+            write_zip(self.path, members, method)
+            data = bytearray(read(self.path))
+            with zipfile.ZipFile(self.path) as z:
+                infos = z.infolist()
+            for info in infos:  # garble every member's stream past its first two bytes
+                start = info.header_offset + 30 + len(info.filename) + len(info.extra)
+                for i in range(start + 2, start + info.compress_size):
+                    data[i] ^= 0x5A
+            write(self.path, bytes(data))
+            with self.subTest(method=method):
+                try:
+                    mlp.Network.load(self.path)
+                except ValueError as e:
+                    self.assertRegex(str(e), f"^{re.escape(self.path)} is not a model saved by Network.save: ")
+                except Exception as e:  # noqa: BLE001 -- the failure names what escaped
+                    self.fail(f"load raised {type(e).__module__}.{type(e).__name__}: {e}")
+                else:
+                    self.fail("a corrupt member loaded")
+
+    def test_a_header_declaring_a_huge_shape_is_refused_without_allocating(self):
+        members = members_of(self.path)
+        name = max(members, key=lambda name: len(members[name]))  # the parameters
+        array = np.load(io.BytesIO(members[name]))
+        members[name] = npy_declaring((100_000, 100_000), array.dtype.str, array.tobytes())  # 40 GB of float32
+        write_zip(self.path, members)
+        tracemalloc.start()
+        start = time.perf_counter()
+        try:
+            with self.assert_not_a_model():
+                mlp.Network.load(self.path)
+            elapsed, peak = time.perf_counter() - start, tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+        self.assertLess(peak, 1_000_000)
+        self.assertLess(elapsed, 0.25)
+
+    def test_members_that_declare_more_bytes_than_the_file_holds_are_refused(self):
+        # Two more central directory entries that point at the largest member (the end record
+        # still counts the others): zipfile would read it three times.
+        net = mlp.Network([100, 50, 3], seed=0)
+        net.save(self.path)
+        head, entries, end = zip_parts(read(self.path))
+        largest = max(entries, key=lambda entry: struct.unpack_from("<I", entry, 24)[0])  # its size
+        write(self.path, zip_join(head, entries + [largest] * 2, end, count=len(entries)))
+        with zipfile.ZipFile(self.path) as z:  # zipfile itself reads every one of them
+            self.assertEqual(len(z.infolist()), len(entries) + 2)
+            self.assertGreater(sum(info.file_size for info in z.infolist()), os.path.getsize(self.path))
+        with self.assert_not_a_model():
+            mlp.Network.load(self.path)
+
+    def test_an_object_array_is_refused_and_never_unpickled(self):
+        members = members_of(self.path)
+        payload = pickle.dumps(["relu"], protocol=2)
+        payload += bytes(-len(payload) % 8)  # as long as the pointers its header declares
+        members["hidden.npy"] = npy_declaring((len(payload) // 8,), "|O", payload)
+        write_zip(self.path, members)
+        never = mock.Mock(side_effect=AssertionError("unpickled"))
+        with mock.patch.object(pickle, "load", never), mock.patch.object(pickle, "loads", never), \
+                self.assert_not_a_model():
+            mlp.Network.load(self.path)
+        never.assert_not_called()
+
+    def test_an_encrypted_member_and_a_zip_comment_are_refused(self):
+        with zipfile.ZipFile(self.path) as z:
+            offsets = [info.header_offset for info in z.infolist()]
+        head, entries, end = zip_parts(self.good)
+        head = bytearray(head)
+        for offset in offsets:
+            head[offset + 6] |= 1  # "encrypted", in every local header...
+        entries = [entry[:8] + bytes([entry[8] | 1]) + entry[9:] for entry in entries]  # ...and directory entry
+        write(self.path, zip_join(bytes(head), entries, end))
+        with self.subTest("encrypted"), self.assert_not_a_model():
+            mlp.Network.load(self.path)
+        write(self.path, self.good)
+        write_zip(self.path, members_of(self.path), comment=bytes(22))
+        with self.subTest("a comment"), self.assert_not_a_model():
+            mlp.Network.load(self.path)
+
+    def test_arrays_that_do_not_make_the_declared_network_are_refused(self):
+        arrays = arrays_of(self.path)
+        floats = sorted((name for name, a in arrays.items() if a.dtype.kind == "f"), key=lambda name: -arrays[name].size)
+        big = floats[0]  # the parameters, or the largest of their arrays
+        A = arrays[big]
+
+        def with_value(value, at):
+            changed = A.copy()
+            changed.flat[at] = value
+            return changed
+
+        cases = {
+            "parameters of a shape sizes does not declare": {big: A.reshape(-1)[:1].reshape((1,) * A.ndim)},  # would broadcast
+            "parameters missing": {big: None},
+            "a name missing": {"loss": None},
+            "an extra array": {"extra": np.zeros(2, A.dtype)},
+            "parameters in float16": {name: arrays[name].astype(np.float16) for name in floats},
+            "NaN in the parameters": {big: with_value(np.nan, 0)},
+            "inf in the parameters": {big: with_value(np.inf, -1)},
+            "a name of 65 characters": {"hidden": np.array(["r" * 65])},
+            "a known name stored as text of 65": {"hidden": np.array(["relu"], "<U65")},
+            "an unknown hidden activation": {"hidden": np.array(["banana"])},
+            "softmax in a hidden layer": {"hidden": np.array(["softmax"])},
+            "an unknown output": {"output": np.array("banana")},
+        }
+        if len(floats) > 1:  # parameters saved as several arrays
+            cases["mixed dtypes"] = {floats[-1]: arrays[floats[-1]].astype(np.float64)}
+        for case, changes in cases.items():
+            variant = {name: array for name, array in {**arrays, **changes}.items() if array is not None}
+            write_npz(self.path, variant)
+            with self.subTest(case), self.assert_not_a_model():
+                mlp.Network.load(self.path)
+
+    def test_a_network_survives_deepcopy_and_pickle(self):
+        rng = np.random.default_rng(0)
+        X, y = rng.standard_normal((40, 4)), np.arange(40) % 3
+        self.net.fit(X, y, epochs=1, batch_size=8, optimizer=mlp.Adam(), verbose=0)
+        for how, make in (("deepcopy", copy.deepcopy), ("pickle", lambda net: pickle.loads(pickle.dumps(net)))):
+            with self.subTest(how):
+                before = [p.copy() for p in self.net.weights + self.net.biases]
+                twin = make(self.net)
+                np.testing.assert_array_equal(twin.predict_proba(X), self.net.predict_proba(X))
+                twin.fit(X, y, epochs=2, batch_size=8, verbose=0)
+                self.assertFalse(np.array_equal(twin.weights[0], before[0]), "the copy did not train")
+                for p, old in zip(self.net.weights + self.net.biases, before):
+                    np.testing.assert_array_equal(p, old)  # the original is as it was
+        before = self.net.weights[0].copy()
+        self.net.fit(X, y, epochs=1, batch_size=8, verbose=0)
+        self.assertFalse(np.array_equal(self.net.weights[0], before), "the original no longer trains")
+
+
+# ============================================================================ the MNIST loader
+
+class LoaderTestCase(unittest.TestCase):
+    """Small fake MNIST files, trusted as the published ones, in a temporary folder that is
+    also the working directory (where a relative path would land)."""
+
+    def setUp(self):
+        folder = tempfile.TemporaryDirectory()
+        self.addCleanup(folder.cleanup)
+        self.folder = folder.name
+        cwd = os.getcwd()
+        os.chdir(self.folder)
+        self.addCleanup(os.chdir, cwd)
+        self.cache = os.path.join(self.folder, "cache")
+        self.payloads, self.arrays = fake_mnist(30, 10)
+        self.gz = {name + ".gz": gzip_file(data) for name, data in self.payloads.items()}
+        for patch in (mock.patch.dict(mlp.SHA256, published(self.payloads)),
+                      mock.patch.multiple(mlp, DOWNLOAD_BYTES=200_000, READ_TIMEOUT=2.0, DOWNLOAD_DEADLINE=5.0)):
+            patch.start()
+            self.addCleanup(patch.stop)
+
+    def serve(self, **bodies):
+        """A mirror, at its url + "/m/", of the good .gz files, except those named in bodies
+        (train_images=route for train-images-idx3-ubyte.gz, and so on)."""
+        routes = {f"/m/{name}": (200, data) for name, data in self.gz.items()}
+        routes.update({f"/m/{name.replace('_', '-')}-idx{3 if 'images' in name else 1}-ubyte.gz": route
+                       for name, route in bodies.items()})
+        server = Server(routes)
+        self.addCleanup(server.close)
+        return server
+
+    def mirrors(self, *mirrors, dataset="mnist"):
+        """MIRRORS[dataset] set to these servers or URLs."""
+        return mock.patch.dict(mlp.MIRRORS, {dataset: [getattr(m, "url", m) + "/m/" if isinstance(m, Server) else m
+                                                       for m in mirrors]})
+
+    def place(self, folder, files):
+        os.makedirs(folder, exist_ok=True)
+        for name, data in files.items():
+            write(os.path.join(folder, name), data)
+
+    def assert_loaded(self, data, arrays=None):
+        arrays = self.arrays if arrays is None else arrays
+        (X, y), (X_test, y_test) = data
+        self.assertEqual((X.shape, X.dtype, y.dtype, X_test.shape, y_test.dtype),
+                         ((30, 784), np.float32, np.int64, (10, 784), np.int64))
+        np.testing.assert_array_equal(X * np.float32(255), arrays["train-images-idx3-ubyte"].reshape(30, 784))
+        np.testing.assert_array_equal(y, arrays["train-labels-idx1-ubyte"])
+        np.testing.assert_array_equal(X_test * np.float32(255), arrays["t10k-images-idx3-ubyte"].reshape(10, 784))
+        np.testing.assert_array_equal(y_test, arrays["t10k-labels-idx1-ubyte"])
+
+    def assert_kept(self, folder=None):
+        """folder holds the four good .gz files, and nothing else."""
+        folder = self.cache if folder is None else folder
+        self.assertEqual(listing(folder), sorted(self.gz))
+        for name, data in self.gz.items():
+            self.assertEqual(read(os.path.join(folder, name)), data, name)
+
+
+class Downloading(LoaderTestCase):
+
+    def test_the_files_are_downloaded_parsed_and_kept_gzipped(self):
+        server = self.serve()
+        with self.mirrors(server), warnings.catch_warnings():
+            warnings.simplefilter("error")
+            self.assert_loaded(mlp.load_mnist(data_dir=self.cache))
+        self.assert_kept()
+        self.assertEqual(sorted(server.requests), sorted("/m/" + name for name in self.gz))
+
+    def test_files_already_there_need_no_network_in_either_spelling_gzipped_or_not(self):
+        server = self.serve()
+        rounds = [("train-images.idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images.idx3-ubyte.gz",
+                   "t10k-labels-idx1-ubyte.gz"),
+                  ("train-images-idx3-ubyte.gz", "train-labels.idx1-ubyte.gz", "t10k-images-idx3-ubyte",
+                   "t10k-labels.idx1-ubyte")]
+        for i, filenames in enumerate(rounds):
+            folder = os.path.join(self.folder, f"round{i}")
+            self.place(folder, {filename: gzip.compress(self.payloads[name], 1) if filename.endswith(".gz")
+                                else self.payloads[name] for name, filename in zip(IDX_NAMES, filenames)})
+            with self.subTest(filenames=filenames), self.mirrors(server), warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # whether a copy is trusted is not this test's concern
+                self.assert_loaded(mlp.load_mnist(data_dir=folder))
+            self.assertEqual(listing(folder), sorted(filenames))
+        self.assertEqual(server.requests, [])
+
+    def test_every_kind_of_failing_mirror_is_left_for_the_next_and_nothing_of_it_kept(self):
+        gz = self.gz["train-images-idx3-ubyte.gz"]
+        impostor = gzip_file(fake_mnist(30, 10, seed=1)[0]["train-images-idx3-ubyte"])  # valid, but not published
+        failing = {
+            "a valid file that is not the published one": (200, impostor),
+            "a corrupt file": (200, gz[:-7] + b"garbage"),
+            "an HTML error page": (200, b"<!DOCTYPE html><html><body>Not Found</body></html>"),
+            "a 404": (404, b"<html>404 Not Found</html>"),
+            "a connection closed early": (200, gz[:100], {"Content-Length": len(gz)}),
+            "a chunked body cut short": (200, b"ffff\r\n" + gz[:100], {"Transfer-Encoding": "chunked"}),
+        }
+        for i, (kind, route) in enumerate(failing.items()):
+            with self.subTest(kind):
+                bad, good = self.serve(train_images=route), self.serve()
+                cache = os.path.join(self.folder, f"cache{i}")
+                with self.mirrors(bad, good):
+                    self.assert_loaded(mlp.load_mnist(data_dir=cache))
+                self.assertEqual(good.requests, ["/m/train-images-idx3-ubyte.gz"])
+                self.assert_kept(cache)
+
+    def test_when_every_mirror_fails_one_error_lists_them_all_and_how_to_place_the_files(self):
+        missing = self.serve(train_images=(404, b"<html>404 Not Found</html>"))
+        page = self.serve(train_images=(200, b"<html>Moved</html>"))
+        urls = [missing.url + "/m/", page.url + "/m/", DEAD]
+        with self.mirrors(*urls), self.assertRaises(OSError) as caught:
+            mlp.load_mnist(data_dir=self.cache)
+        message = str(caught.exception)
+        for url in urls:
+            self.assertIn(url + "train-images-idx3-ubyte.gz", message)
+        self.assertIn("by hand", message)
+        self.assertIn(self.cache, message)  # where to put them
+        self.assertNotIn("\n", message)
+        self.assertFalse(os.path.exists(self.cache))
+
+    def test_a_body_above_the_cap_is_refused_announced_or_not(self):
+        # Announced: 10^12 bytes, trickled; unannounced: no Content-Length and no end. Reading
+        # either would run into the deadline, which would then fail the good mirror too.
+        announced = self.serve(train_images=(200, trickle(bytes(1000), 0.05), {"Content-Length": 10**12}))
+        endless = self.serve(train_images=(200, itertools.repeat(bytes(1 << 16)), {}))
+        good = self.serve()
+        start = time.monotonic()
+        with self.mirrors(announced, endless, good), \
+                mock.patch.multiple(mlp, DOWNLOAD_BYTES=100_000, DOWNLOAD_DEADLINE=3.0):
+            self.assert_loaded(mlp.load_mnist(data_dir=self.cache))
+        self.assertLess(time.monotonic() - start, 1.5)
+        self.assertEqual(good.requests, ["/m/train-images-idx3-ubyte.gz"])
+        self.assert_kept()
+
+    def test_the_deadline_is_per_file_across_all_mirrors(self):
+        gz = self.gz["train-images-idx3-ubyte.gz"]
+        # Each trickles 40 bytes, one every 0.05 s (well within the read timeout), then hangs up.
+        slow = [self.serve(train_images=(200, trickle(gz[:40], 0.05), {"Content-Length": len(gz)})) for _ in range(2)]
+        good = self.serve()
+        deadline = 1.0
+        start = time.monotonic()
+        with self.mirrors(*slow, good), mock.patch.multiple(mlp, DOWNLOAD_DEADLINE=deadline, READ_TIMEOUT=2.0), \
+                self.assertRaises(OSError) as caught:
+            mlp.load_mnist(data_dir=self.cache)
+        elapsed = time.monotonic() - start
+        self.assertLess(elapsed, 1.6 * deadline, "each mirror had a deadline of its own")
+        for server in slow:
+            self.assertIn(f"{server.url}/m/train-images-idx3-ubyte.gz: not done after", str(caught.exception))
+        self.assertEqual(good.requests, ["/m/train-images-idx3-ubyte.gz"])  # it moved on
+        self.assertFalse(os.path.exists(self.cache))
+
+    def test_an_interrupted_download_leaves_nothing(self):
+        gz = self.gz["train-images-idx3-ubyte.gz"]
+        servers = []
+        existing = os.path.join(self.folder, "existing")
+        os.mkdir(existing)
+        handler = signal.signal(signal.SIGINT, signal.default_int_handler)
+        self.addCleanup(signal.signal, signal.SIGINT, handler)
+        for folder in (self.cache, existing):
+            servers.append(self.serve(train_images=(200, trickle(gz, 0.02), {"Content-Length": len(gz)})))  # 8 s
+            ctrl_c = threading.Timer(0.3, _thread.interrupt_main)  # Ctrl-C, a third of a second in
+            with self.subTest(folder=folder), self.mirrors(servers[-1]), self.assertRaises(KeyboardInterrupt):
+                ctrl_c.start()
+                try:
+                    mlp.load_mnist(data_dir=folder)
+                finally:
+                    ctrl_c.cancel()
+        self.assertEqual([server.requests for server in servers], [["/m/train-images-idx3-ubyte.gz"]] * 2)
+        self.assertFalse(os.path.exists(self.cache))  # the folder it made is gone
+        self.assertEqual(listing(existing), [])        # the one that was there stays, empty
+        self.assertEqual(listing(self.folder), ["existing"])
+
+    def test_a_download_is_verified_before_it_is_decompressed(self):
+        server = self.serve(train_images=(200, gzip_bomb(30, 5_000_000)))
+        never = mock.Mock(side_effect=AssertionError("decompressed before it was verified"))
+        with self.mirrors(server), self.assertRaises(OSError), mock.patch.object(zlib, "decompressobj", never), \
+                mock.patch.object(zlib, "decompress", never), mock.patch.object(gzip, "decompress", never), \
+                mock.patch.object(gzip, "GzipFile", never):
+            mlp.load_mnist(data_dir=self.cache)
+        never.assert_not_called()
+        self.assertFalse(os.path.exists(self.cache))
+
+    def test_a_gzip_bomb_is_never_decompressed_past_the_idx_size(self):
+        name = "train-images-idx3-ubyte"
+        limit = len(self.payloads[name])  # the IDX file's size, as IDX_BYTES has the published one's
+        bomb = gzip_bomb(30, 8_000_000)    # inflates to 8 MB
+        others = {filename: data for filename, data in self.gz.items() if not filename.startswith(name)}
+        on_disk = os.path.join(self.folder, "on disk")
+        self.place(on_disk, {**others, name + ".gz": bomb})
+        server = self.serve(train_images=(200, bomb))
+        cases = {"on disk": (ValueError, lambda: mlp.load_mnist(data_dir=on_disk, download=False)),
+                 "downloaded": (OSError, lambda: mlp.load_mnist(data_dir=self.cache))}
+        for case, (error, load) in cases.items():
+            with self.subTest(case), self.mirrors(server), mock.patch.dict(mlp.IDX_BYTES, {name: limit}), \
+                    mock.patch.dict(mlp.SHA256, {f"mnist/{name}.gz": sha256(bomb)}), warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                tracemalloc.start()
+                try:
+                    with self.assertRaises(error):
+                        load()
+                    peak = tracemalloc.get_traced_memory()[1]
+                finally:
+                    tracemalloc.stop()
+                self.assertLess(peak, 1_000_000)
+        self.assertFalse(os.path.exists(self.cache))
+
+    def test_progress_goes_to_stderr_only_when_it_is_a_terminal(self):
+        class Terminal(io.StringIO):
+            def isatty(self):
+                return True
+
+        server = self.serve()
+        for stderr in (Terminal(), io.StringIO()):
+            stdout = io.StringIO()
+            with self.mirrors(server), contextlib.redirect_stderr(stderr), contextlib.redirect_stdout(stdout):
+                self.assert_loaded(mlp.load_mnist(data_dir=os.path.join(self.folder, type(stderr).__name__)))
+            self.assertEqual(stdout.getvalue(), "")
+            if isinstance(stderr, Terminal):
+                for name in self.gz:
+                    self.assertRegex(stderr.getvalue(), re.escape(f"{server.url}/m/{name}") + r"\b.*\b100%")
+            else:
+                self.assertEqual(stderr.getvalue(), "")
+
+
+class DataFolder(LoaderTestCase):
+
+    def test_a_dataset_that_looks_like_a_folder_points_to_data_dir(self):
+        server = self.serve()
+        with self.mirrors(server), self.assertRaisesRegex(ValueError, "data_dir"):
+            mlp.load_mnist("./data")
+        self.assertEqual(server.requests, [])
+        self.assertEqual(listing(self.folder), [])
+
+    def test_an_empty_data_dir_is_a_value_error(self):
+        server = self.serve()
+        for data_dir in ("", b""):
+            with self.subTest(data_dir=data_dir), self.mirrors(server), self.assertRaises(ValueError):
+                mlp.load_mnist(data_dir=data_dir)
+        self.assertEqual(server.requests, [])
+        self.assertEqual(listing(self.folder), [])
+
+    def test_data_dir_may_be_bytes_or_a_pathlike(self):
+        self.place(self.cache, self.gz)
+        for data_dir in (os.fsencode(self.cache), pathlib.Path(self.cache)):
+            with self.subTest(data_dir=data_dir):
+                self.assert_loaded(mlp.load_mnist(data_dir=data_dir, download=False))
+        server = self.serve()
+        fresh = os.path.join(self.folder, "fresh")
+        with self.mirrors(server):
+            self.assert_loaded(mlp.load_mnist(data_dir=os.fsencode(fresh)))
+        self.assert_kept(fresh)
+
+    def test_a_data_dir_that_is_a_file_is_named_before_any_download(self):
+        path = os.path.join(self.folder, "data")
+        write(path, b"")
+        server = self.serve()
+        for download in (True, False):
+            with self.subTest(download=download), self.mirrors(server), \
+                    self.assertRaisesRegex(OSError, f"(?i){re.escape(path)}.*(is a file|not a folder|not a directory)"):
+                mlp.load_mnist(data_dir=path, download=download)
+        with self.mirrors(server), mock.patch.dict(os.environ, {"MLP_DATA": path}), \
+                self.assertRaisesRegex(OSError, rf"(?i)\$MLP_DATA.*{re.escape(path)}.*(is a file|not a folder|not a directory)"):
+            mlp.load_mnist()
+        self.assertEqual(server.requests, [])
+        self.assertEqual(read(path), b"")
+
+    def test_mlp_data_is_used_when_data_dir_is_none_and_a_tilde_is_the_home_folder_in_both(self):
+        home = os.path.join(self.folder, "home")
+        for sub in ("env", "data"):
+            self.place(os.path.join(home, sub), self.gz)
+        os.makedirs(os.path.join(home, "empty"))
+        with mock.patch.dict(os.environ, {"HOME": home, "MLP_DATA": "~/env"}):
+            self.assert_loaded(mlp.load_mnist(download=False))
+        with mock.patch.dict(os.environ, {"HOME": home, "MLP_DATA": "~/empty"}):  # data_dir, when given, wins
+            self.assert_loaded(mlp.load_mnist(data_dir="~/data", download=False))
+        with mock.patch.dict(os.environ, {"HOME": home, "MLP_DATA": ""}), \
+                self.assertRaisesRegex(FileNotFoundError, re.escape(os.path.join(home, ".cache", "mlp", "mnist"))):
+            mlp.load_mnist(download=False)  # an empty $MLP_DATA is no $MLP_DATA: the default folder
+        self.assertFalse(os.path.exists(os.path.join(self.folder, "~")))
+
+    def test_no_home_folder_is_an_os_error_and_makes_no_folder_named_tilde(self):
+        server = self.serve()
+        with self.mirrors(server), mock.patch.object(os.path, "expanduser", lambda path: path), \
+                mock.patch.dict(os.environ), self.assertRaises(OSError) as caught:
+            os.environ.pop("MLP_DATA", None)
+            mlp.load_mnist()
+        self.assertRegex(str(caught.exception), "data_dir|MLP_DATA")
+        self.assertEqual(server.requests, [])
+        self.assertEqual(listing(self.folder), [])
+
+    def test_a_folder_that_cannot_be_made_or_written_fails_before_any_request(self):
+        blocker = os.path.join(self.folder, "blocker")
+        write(blocker, b"a file")
+        taken = os.path.join(self.folder, "taken")
+        os.makedirs(os.path.join(taken, "train-images-idx3-ubyte.gz"))  # a folder where a download would go
+        server = self.serve()
+        for data_dir in (os.path.join(blocker, "data"), taken):
+            with self.subTest(data_dir=data_dir), self.mirrors(server), self.assertRaises((OSError, ValueError)):
+                mlp.load_mnist(data_dir=data_dir)
+        self.assertEqual(server.requests, [])
+        self.assertEqual(read(blocker), b"a file")
+        self.assertEqual(listing(taken), ["train-images-idx3-ubyte.gz"])
+
+    def test_a_failed_download_removes_the_folder_it_made(self):
+        server = self.serve(train_images=(404, b"<html>404 Not Found</html>"))
+        existing = os.path.join(self.folder, "existing")
+        os.mkdir(existing)
+        for data_dir in (self.cache, existing):
+            with self.subTest(data_dir=data_dir), self.mirrors(server), self.assertRaises(OSError):
+                mlp.load_mnist(data_dir=data_dir)
+        self.assertEqual(listing(self.folder), ["existing"])
+        self.assertEqual(listing(existing), [])
+
+
+class CachedFiles(LoaderTestCase):
+
+    def test_a_damaged_file_is_named_with_the_advice_to_delete_it(self):
+        damaged = {"train-images-idx3-ubyte.gz": self.gz["train-images-idx3-ubyte.gz"][:-10],  # cut short
+                   "train-labels-idx1-ubyte.gz": b"\x1f\x8b\x08 not really gzip",
+                   "t10k-images-idx3-ubyte": b"<html><body>404 Not Found</body></html>",
+                   "t10k-labels-idx1-ubyte": self.payloads["t10k-labels-idx1-ubyte"][:-1]}  # a label short
+        for i, (filename, data) in enumerate(damaged.items()):
+            folder = os.path.join(self.folder, str(i))
+            self.place(folder, {name: gz for name, gz in self.gz.items() if not name.startswith(filename[:18])})
+            self.place(folder, {filename: data})
+            path = os.path.join(folder, filename)
+            with self.subTest(filename), self.assertRaisesRegex(ValueError, f"(?i){re.escape(path)}.*delete it"):
+                mlp.load_mnist(data_dir=folder, download=False)
+            self.assertEqual(read(path), data)
+
+    def test_labels_outside_0_to_9_name_the_file(self):
+        for name, n in (("train-labels-idx1-ubyte", 30), ("t10k-labels-idx1-ubyte", 10)):
+            for label in (10, 255):
+                labels = np.where(np.arange(n) == 3, label, self.arrays[name])
+                folder = os.path.join(self.folder, f"{name}-{label}")
+                self.place(folder, {**self.gz, name + ".gz": gzip_file(idx_bytes(labels, 2049))})
+                path = os.path.join(folder, name + ".gz")
+                with self.subTest(name=name, label=label), warnings.catch_warnings(), \
+                        self.assertRaisesRegex(ValueError, re.escape(path)):
+                    warnings.simplefilter("ignore")
+                    mlp.load_mnist(data_dir=folder, download=False)
+
+    def test_the_other_datasets_files_are_refused_naming_where_the_folder_came_from(self):
+        self.place(self.cache, self.gz)
+        # The fake files are the published Fashion-MNIST ones, and not the MNIST ones.
+        with mock.patch.dict(mlp.SHA256, {**published(self.payloads, "fashion"),
+                                          **published(fake_mnist(30, 10, seed=1)[0], "mnist")}):
+            with self.assertRaisesRegex(ValueError, "fashion") as caught:
+                mlp.load_mnist("mnist", data_dir=self.cache, download=False)
+            self.assertIn(self.cache, str(caught.exception))
+            with mock.patch.dict(os.environ, {"MLP_DATA": self.cache}), \
+                    self.assertRaisesRegex(ValueError, r"\$MLP_DATA"):
+                mlp.load_mnist("mnist", download=False)
+            with warnings.catch_warnings():
+                warnings.simplefilter("error")
+                self.assert_loaded(mlp.load_mnist("fashion", data_dir=self.cache, download=False))
+
+    def test_a_valid_file_that_is_not_the_published_one_warns_and_is_used(self):
+        other_payloads, other_arrays = fake_mnist(30, 10, seed=1)
+        name = "t10k-images-idx3-ubyte"
+        self.place(self.cache, {**self.gz, name + ".gz": gzip_file(other_payloads[name])})
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            data = mlp.load_mnist(data_dir=self.cache, download=False)
+        self.assert_loaded(data, {**self.arrays, name: other_arrays[name]})
+        self.assertEqual(len(caught), 1, [str(w.message) for w in caught])
+        self.assertIn(os.path.join(self.cache, name + ".gz"), str(caught[0].message))
+        self.assertTrue(issubclass(caught[0].category, UserWarning))
+
+    def test_missing_files_without_download_are_a_file_not_found_error_naming_them(self):
+        present = ("train-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz")
+        self.place(self.cache, {name: self.gz[name] for name in present})
+        server = self.serve()
+        with self.mirrors(server), self.assertRaises(FileNotFoundError) as caught:
+            mlp.load_mnist(data_dir=self.cache, download=False)
+        message = str(caught.exception)
+        for name in self.gz:
+            (self.assertNotIn if name in present else self.assertIn)(name, message)
+        self.assertEqual(server.requests, [])
+
+
+class RealFiles(unittest.TestCase):
+    """The real files beside the project, trusted by their published checksums."""
+
+    def check(self, dataset):
+        folder = os.path.join(REAL_DATA, dataset)
+        if not os.path.isdir(folder):
+            self.skipTest(f"no {folder}")
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # the published files: no warning
+            (X, y), (X_test, y_test) = mlp.load_mnist(dataset, data_dir=folder, download=False)
+        self.assertEqual((X.shape, y.shape, X_test.shape, y_test.shape), ((60000, 784), (60000,), (10000, 784), (10000,)))
+        for images in (X, X_test):
+            self.assertEqual(images.dtype, np.float32)
+            self.assertEqual((images.min(), images.max()), (0.0, 1.0))
+        for labels in (y, y_test):
+            self.assertEqual(labels.dtype, np.int64)
+            np.testing.assert_array_equal(np.unique(labels), np.arange(10))
+        names = mlp.CLASS_NAMES[dataset]
+        self.assertEqual(len(names), 10)
+        self.assertEqual(len(set(names)), 10)
+        self.assertTrue(all(isinstance(name, str) and name for name in names))
+
+    def test_the_real_mnist_files_load(self):
+        self.check("mnist")
+
+    def test_the_real_fashion_files_load(self):
+        self.check("fashion")
+
+
+# ============================================================================ the command line
+
+class CommandLine(unittest.TestCase):
+
+    def setUp(self):
+        folder = tempfile.TemporaryDirectory()
+        self.addCleanup(folder.cleanup)
+        self.folder = folder.name
+        self.data = os.path.join(self.folder, "data")
+        payloads, self.arrays = fake_mnist(60, 20)
+        os.makedirs(self.data)
+        for name, data in payloads.items():
+            write(os.path.join(self.data, name + ".gz"), gzip_file(data))
+        patch = mock.patch.dict(mlp.SHA256, published(payloads))  # trusted in-process: no warning lines
+        patch.start()
+        self.addCleanup(patch.stop)
+
+    def run_main(self, *argv, data_dir=None):
+        """mlp.main on the fake data: (status, stdout, stderr)."""
+        out, err = io.StringIO(), io.StringIO()
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            status = mlp.main(["--data-dir", data_dir or self.data, "--no-download", *argv])
+        return status, out.getvalue(), err.getvalue()
+
+    def script(self, *argv):
+        """python mlp.py on the fake data, as a process: stdout and stderr are pipes."""
+        return subprocess.Popen([sys.executable, mlp.__file__, "--data-dir", self.data, "--no-download", *argv],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+    def assert_one_error_line(self, err, *words):
+        self.assertRegex(err, r"^[^\n]+\n$")
+        for word in words:
+            self.assertIn(word, err)
+
+    def test_check_prints_a_table_and_exits_0(self):
+        process = subprocess.run([sys.executable, mlp.__file__, "--check"], capture_output=True, text=True,
+                                 timeout=60, check=False)
+        self.assertEqual((process.returncode, process.stderr), (0, ""))
+        rows = [line.split() for line in process.stdout.splitlines()]
+        rows = [row for row in rows if len(row) == 4 and row[0] in mlp.ACTIVATIONS and row[1] in mlp.LOSSES]
+        self.assertEqual({row[0] for row in rows}, set(mlp.ACTIVATIONS))  # every output...
+        self.assertEqual({row[1] for row in rows}, set(mlp.LOSSES))       # ...and every loss
+        self.assertTrue(all(float(error) <= 1e-6 for row in rows for error in row[2:]), process.stdout)
+
+    def test_check_reports_a_wrong_derivative_and_returns_1(self):
+        tanh = mlp.ACTIVATIONS["tanh"][0]
+        wrong = (tanh, lambda z: 1 - tanh(z))  # tanh' is 1 - tanh^2
+        with mock.patch.dict(mlp.ACTIVATIONS, {"tanh": wrong}):
+            out = io.StringIO()
+            with contextlib.redirect_stdout(out):
+                status = mlp.main(["--check"])
+        self.assertEqual(status, 1)
+        self.assertIn("FAILED", out.getvalue())
+
+    def test_a_tiny_run_reports_and_writes_what_it_was_asked_to(self):
+        model, png = os.path.join(self.folder, "model.npz"), os.path.join(self.folder, "weights.png")
+        argv = ("--epochs", "2", "--hidden", "6", "--batch-size", "16", "--save", model, "--weights-png", png)
+        status, out, err = self.run_main(*argv)
+        self.assertEqual((status, err), (0, ""))
+        lines = out.splitlines()
+        self.assertEqual(len([line for line in lines if re.match(r"epoch\s+\d/2\b", line)]), 2)
+        self.assertIn("confusion matrix", out)
+        matrix = [line.split() for line in lines if re.fullmatch(r"\s*\d(\s+\d+){10}", line)]
+        self.assertEqual([int(row[0]) for row in matrix], list(range(10)))
+        counts = np.array([[int(c) for c in row[1:]] for row in matrix])
+        labels = self.arrays["t10k-labels-idx1-ubyte"]
+        np.testing.assert_array_equal(counts.sum(axis=1), np.bincount(labels, minlength=10))  # a row per true class
+        self.assertRegex(lines[-1], r"^test accuracy: \d{1,3}\.\d\d%$")
+        self.assertEqual(lines[-1], f"test accuracy: {100 * np.trace(counts) / len(labels):.2f}%")
+        self.assertNotIn("replaced", out)
+        # the saved network is the one that was scored, and the picture shows its first layer
+        net = mlp.Network.load(model)
+        self.assertEqual(net.sizes, [784, 6, 10])
+        X_test = self.arrays["t10k-images-idx3-ubyte"].reshape(-1, 784) / np.float32(255)
+        np.testing.assert_array_equal(np.bincount(labels * 10 + net.predict(X_test), minlength=100).reshape(10, 10),
+                                      counts)
+        width, height, pixels = decode_png(read(png))
+        columns = math.ceil(math.sqrt(6))  # 6 tiles of 28 x 28, framed by 1 pixel: 3 across, 2 down
+        self.assertEqual((width, height), (columns * 29 + 1, math.ceil(6 / columns) * 29 + 1))
+        np.testing.assert_array_equal(pixels, mlp._weights_picture(net.weights[0]))
+        # run again: both files were there
+        status, out, err = self.run_main(*argv)
+        self.assertEqual((status, err), (0, ""))
+        self.assertNotIn("replaced", out)  # each flag replaces only a file of its own kind: said by nothing
+        self.assertEqual(listing(self.folder), ["data", "model.npz", "weights.png"])
+
+    def test_output_paths_are_checked_before_training(self):
+        script, model = os.path.join(self.folder, "script.py"), os.path.join(self.folder, "model.npz")
+        readonly, folder = os.path.join(self.folder, "readonly.npz"), os.path.join(self.folder, "folder")
+        write(script, b"print('hello')\n")
+        mlp.Network([784, 3, 10], seed=0).save(model)
+        mlp.Network([784, 3, 10], seed=1).save(readonly)
+        os.chmod(readonly, 0o444)
+        os.mkdir(folder)
+        fresh = os.path.join(self.folder, "fresh.npz")
+        missing = os.path.join(self.folder, "missing", "x")
+        cases = [(["--save", missing], "--save", missing), (["--weights-png", missing], "--weights-png", missing),
+                 (["--save", folder], "--save", folder), (["--weights-png", folder], "--weights-png", folder),
+                 (["--save", ""], "--save", ""), (["--weights-png", ""], "--weights-png", ""),
+                 (["--save", fresh, "--weights-png", os.path.join(self.folder, ".", "fresh.npz")], "--weights-png", fresh),
+                 (["--save", script], "--save", script), (["--weights-png", model], "--weights-png", model),
+                 (["--save", readonly], "--save", readonly)]
+        before = {name: read(os.path.join(self.folder, name)) for name in ("script.py", "model.npz", "readonly.npz")}
+        files = listing(self.folder)
+        with mock.patch.object(mlp.Network, "fit", side_effect=AssertionError("trained before the outputs were checked")):
+            for argv, flag, path in cases:
+                with self.subTest(argv=argv):
+                    status, out, err = self.run_main("--epochs", "1", "--hidden", "4", *argv)
+                    self.assertEqual((status, out), (1, ""))
+                    self.assert_one_error_line(err, flag, path)
+        self.assertEqual({name: read(os.path.join(self.folder, name)) for name in before}, before)
+        self.assertEqual(listing(self.folder), files)  # the writability probe leaves no temporary
+        self.assertEqual(listing(folder), [])
+
+    def test_a_bad_flag_is_one_line_naming_the_flag_not_the_api_argument(self):
+        empty = os.path.join(self.folder, "empty")  # checked before the data is looked for
+        os.mkdir(empty)
+        flags = [("--hidden", "0"), ("--epochs", "0"), ("--batch-size", "0"), ("--lr", "-1"), ("--dropout", "1"),
+                 ("--l2", "-1"), ("--shift", "30"), ("--seed", "-1")]
+        api = ("sizes", "width", "epochs", "batch_size", "lr", "dropout", "l2", "max_shift", "shift", "seed")
+        with mock.patch.object(mlp.Network, "fit", side_effect=AssertionError("trained")):
+            for flag, value in flags:
+                with self.subTest(flag=flag):
+                    status, out, err = self.run_main(flag, value, data_dir=empty)
+                    self.assertEqual((status, out), (1, ""))
+                    self.assert_one_error_line(err, flag)
+                    named = [name for name in api if re.search(rf"(?<![-\w]){name}(?!\w)", err)]
+                    self.assertEqual(named, [], err)
+        with self.script("--dropout", "1") as process:  # and as a process, no traceback
+            out, err = finish(process)
+        self.assertEqual((process.returncode, out), (1, b""))
+        self.assert_one_error_line(err.decode(), "--dropout")
+
+    def test_a_diverging_run_is_a_one_line_error(self):
+        model = os.path.join(self.folder, "model.npz")
+        status, out, err = self.run_main("--epochs", "2", "--hidden", "8", "--batch-size", "16", "--lr", "1e30",
+                                         "--save", model)
+        self.assertEqual(status, 1)
+        self.assert_one_error_line(err)
+        self.assertNotIn("test accuracy", out)
+        self.assertFalse(os.path.exists(model))
+        with mock.patch.object(mlp.Network, "fit", side_effect=FloatingPointError("the loss overflowed")):
+            status, out, err = self.run_main("--epochs", "1", "--hidden", "8")
+        self.assertEqual(status, 1)
+        self.assert_one_error_line(err, "the loss overflowed")
+
+    def test_ctrl_c_reports_the_network_so_far_writes_nothing_and_exits_130(self):
+        model, png = os.path.join(self.folder, "model.npz"), os.path.join(self.folder, "weights.png")
+        with self.script("--epochs", "100000", "--hidden", "8", "--batch-size", "16", "--save", model,
+                         "--weights-png", png) as process:
+            first = []
+            for line in process.stdout:  # until an epoch is done
+                first.append(line.decode())
+                if line.startswith(b"epoch "):
+                    break
+            process.send_signal(signal.SIGINT)
+            out, err = finish(process)
+        lines = first + out.decode().splitlines(keepends=True)
+        err = "".join(line for line in err.decode().splitlines(keepends=True) if not line.startswith("warning: "))
+        self.assertEqual(process.returncode, 130, err)
+        self.assertIn("confusion matrix", "".join(lines))
+        self.assertRegex(lines[-1], r"^test accuracy: \d{1,3}\.\d\d%$")
+        self.assertRegex(err, r"(?i)interrupted.*no file was written")
+        self.assertNotIn("Traceback", err)
+        self.assertEqual(listing(self.folder), ["data"])
+
+    def test_a_reader_that_stops_early_ends_the_run_quietly(self):
+        with self.script("--epochs", "100000", "--hidden", "8", "--batch-size", "16") as process:
+            first = process.stdout.readline()
+            process.stdout.close()
+            _, err = finish(process)
+        self.assertTrue(first.startswith(b"mnist: "), first)
+        err = err.decode()
+        self.assertNotIn("Traceback", err)
+        self.assertNotRegex(err, r"(?i)\berror\b")
+
+
+if __name__ == "__main__":
+    unittest.main()
