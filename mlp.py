@@ -437,8 +437,8 @@ class MLP:
 
     # ------------------------------------------------------------------ backward
 
-    def _backward(self, zs: list[np.ndarray], activations: list[np.ndarray], masks: list[np.ndarray],
-                  Y: np.ndarray, l2: float, grad_weights: Sequence[np.ndarray], grad_biases: Sequence[np.ndarray]) -> None:
+    def _backward(self, zs: list[np.ndarray], activations: list[np.ndarray], masks: list[np.ndarray], Y: np.ndarray,
+                  l2: float, grad_weights: Sequence[np.ndarray], grad_biases: Sequence[np.ndarray]) -> None:
         """The backward pass, eqs. (4)-(7), after the forward pass that gave zs, activations and
         masks: writes the gradient of C into grad_weights and grad_biases, shaped like weights
         and biases (in place, so that a training step allocates no gradient arrays)."""
@@ -558,7 +558,7 @@ class Interval(NamedTuple):
         return (low <= x if self.range[0] == "[" else low < x) and (x <= high if self.range[-1] == "]" else x < high)
 
     def __str__(self) -> str:
-        return "True or False" if self.kind is bool else f"{'an integer' if self.kind is int else 'a number'} in {self.range}"
+        return {bool: "True or False", int: f"an integer in {self.range}", float: f"a number in {self.range}"}[self.kind]
 
 
 # What each argument of the public API may be, declared once and read by _check alone: an
@@ -927,8 +927,8 @@ class Network(MLP):
         parameters are one flat array, params, as in the network: W^1, b^1, W^2, b^2, ..."""
         if not _finite(self.params):
             raise ValueError("the weights hold NaN or inf: not saved, since load would refuse them")
-        arrays: dict[str, Any] = {"sizes": np.array(self.sizes), "hidden": np.array(self.hidden, str), "output": np.array(self.output),
-                  "loss": np.array(self.loss_name), "params": self.params}
+        arrays: dict[str, Any] = {"sizes": self.sizes, "hidden": self.hidden, "output": self.output, "loss": self.loss_name,
+                                  "params": self.params}  # np.savez makes each an array
         _write(path, lambda f: np.savez(f, **arrays), _is_model, "a model saved by Network.save")
 
     @classmethod
@@ -1308,7 +1308,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--epochs", type=int, help=default("epochs"))
     p.add_argument("--batch-size", type=int, help=default("batch_size"))
     p.add_argument("--optimizer", choices=sorted(DEFAULT_LR), default="adam", help="default: adam")
-    p.add_argument("--lr", type=float, help=f"the learning rate's peak (default: {DEFAULT_LR['adam']} for adam, {DEFAULT_LR['sgd']} for sgd)")
+    p.add_argument("--lr", type=float, help=f"peak learning rate (default by optimizer: {DEFAULT_LR})")
     p.add_argument("--schedule", choices=["none", *SCHEDULES], default="onecycle", help="default: onecycle")
     p.add_argument("--dropout", type=float, help=f"dropout rate of the hidden units ({default('dropout')})")
     p.add_argument("--l2", type=float, help=f"L2 penalty on the weights ({default('l2')})")
