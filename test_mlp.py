@@ -241,6 +241,33 @@ class GradientCheck(unittest.TestCase):
         self.assertGreater(max(max(pair) for pair in mlp.gradient_check(bad, X, Y)), 1e-3)
 
 
+    def test_the_library_gradient_check_names_the_layer_and_the_array_that_is_wrong(self):
+        # kills 44 (layers reported in reverse) and 45 (errors paired as if W1, b1, W2, ...):
+        # a wrong gradient in one array shows in that layer's (weights, biases) entry alone.
+        rng = np.random.default_rng(9)
+        X, Y = rng.standard_normal((6, 3)), np.eye(2)[rng.integers(0, 2, 6)]
+        net = mlp.Network([3, 4, 5, 2], hidden="tanh", seed=9, dtype="float64")
+        for b in net.biases:
+            b[...] = rng.uniform(-0.5, 0.5, b.shape)
+        right_weights, right_biases = net.backprop(X, Y)
+        for layer in range(3):
+            for kind in (0, 1):  # 0: weights, 1: biases
+                def wrong(X, Y, l2=0.0, layer=layer, kind=kind):
+                    grads = [[g.copy() for g in right_weights], [g.copy() for g in right_biases]]
+                    grads[kind][layer] += 0.1
+                    return grads[0], grads[1]
+
+                with mock.patch.object(net, "backprop", wrong):
+                    errors = mlp.gradient_check(net, X, Y)
+                with self.subTest(layer=layer, kind=kind):
+                    self.assertEqual(len(errors), 3)
+                    for l, pair in enumerate(errors):
+                        for k, error in enumerate(pair):
+                            if (l, k) == (layer, kind):
+                                self.assertGreater(error, 1e-3)
+                            else:
+                                self.assertLessEqual(error, 1e-6)
+
 def load_core():
     """mlp.py cut at the marker line, imported as a module of its own."""
     with open(os.path.join(HERE, "mlp.py")) as f:
@@ -287,8 +314,12 @@ class Core(unittest.TestCase):
                 for b in net.biases:
                     b[...] = rng.uniform(-0.5, 0.5, b.shape)
                 X = rng.standard_normal((6, 3))
-                while min(np.abs(z).min() for z in net.feedforward(X)[0]) < 1e-4:  # off ReLU's kink
+                for _ in range(100):  # rows whose z keep off ReLU's kink, where differences straddle it
+                    if min(np.abs(z).min() for z in net.feedforward(X)[0]) >= 1e-4:
+                        break
                     X = rng.standard_normal((6, 3))
+                else:
+                    self.fail("every draw put a z at the kink: is z clipped in place?")
                 y = targets_for(output, 6, 3, rng)
                 Y = np.eye(3)[y] if output == "softmax" else y
                 with self.subTest(hidden=hidden, output=output, loss=loss):
@@ -302,6 +333,42 @@ class Core(unittest.TestCase):
                           optimizer=self.core.Adam(lr=0.01))
         self.assertLess(history["loss"][-1], history["loss"][0] / 4)
         self.assertGreaterEqual(np.mean(net.predict(X.astype(np.float32)) == y), 0.95)
+
+    def test_the_cores_fit_visits_every_row_once_per_epoch_in_a_new_order(self):
+        # kills 46 (one permutation for all epochs), 47 (no shuffling) and 73 (the last,
+        # partial batch skipped): 42 rows in batches of 8 are 5 batches of 8 and one of 2.
+        X = np.arange(42, dtype=np.float64).reshape(-1, 1)  # row i holds the value i
+        Y = np.eye(2)[np.arange(42) % 2]
+        net = self.core.MLP([1, 4, 2], seed=0, dtype="float64")
+        seen, real_step = [], net._step
+
+        def step(x, y, *args, **kwargs):
+            seen.append(x[:, 0].copy())
+            return real_step(x, y, *args, **kwargs)
+
+        with mock.patch.object(net, "_step", step):
+            net.fit(X, Y, epochs=3, batch_size=8, optimizer=self.core.SGD(lr=0.01))
+        self.assertEqual([len(batch) for batch in seen], [8, 8, 8, 8, 8, 2] * 3)
+        epochs = np.concatenate(seen).reshape(3, 42)
+        for epoch in epochs:
+            self.assertEqual(sorted(epoch), list(range(42)))
+        self.assertFalse(np.array_equal(epochs[0], np.arange(42)))
+        self.assertFalse(np.array_equal(epochs[0], epochs[1]))
+        self.assertFalse(np.array_equal(epochs[1], epochs[2]))
+
+    def test_the_cores_fit_takes_lr_and_reports_the_mean_loss_of_the_epochs_batches(self):
+        # kills 71 (lr ignored) and 72 (the history holds the last batch's loss)
+        rng = np.random.default_rng(1)
+        X, Y = rng.standard_normal((48, 3)), np.eye(3)[rng.integers(0, 3, 48)]
+        a, b = (self.core.MLP([3, 5, 3], hidden="tanh", seed=1, dtype="float64") for _ in range(2))
+        a.fit(X, Y, epochs=2, batch_size=16, optimizer=self.core.SGD(lr=0.5, momentum=0.0), lr=0.05)
+        b.fit(X, Y, epochs=2, batch_size=16, optimizer=self.core.SGD(lr=0.05, momentum=0.0))
+        assert_same_params(self, a, b)
+        # at a rate too small to move the weights, the mean of 3 equal batches' losses is the
+        # loss over all 48 rows
+        still = self.core.MLP([3, 5, 3], hidden="tanh", seed=1, dtype="float64")
+        history = still.fit(X, Y, epochs=1, batch_size=16, optimizer=self.core.SGD(lr=1e-12, momentum=0.0))
+        self.assertAlmostEqual(history["loss"][0], still.loss(X, Y), places=9)
 
     def test_the_cut_and_network_compute_the_same_network(self):
         rng = np.random.default_rng(1)
@@ -724,6 +791,29 @@ class Optimizers(unittest.TestCase):
         self.assertAlmostEqual(mlp.onecycle(0.5), 0.75)   # a third of the way down the cosine
         self.assertAlmostEqual(mlp.onecycle(1.0), 0.0)
 
+    def test_lr_overrides_the_rate_for_that_call_only(self):
+        # kills 65: fit(lr=...) wrote the rate into the optimizer, so the next call without lr
+        # ran at the override, not at the optimizer's own rate
+        rng = np.random.default_rng(2)
+        X, y = rng.standard_normal((60, 2)), rng.integers(0, 3, 60)
+        (net, optimizer), (other, other_optimizer) = ((mlp.Network([2, 8, 3], seed=0), mlp.SGD(lr=0.1, momentum=0.0))
+                                                      for _ in range(2))
+        net.fit(X, y, epochs=1, optimizer=optimizer, lr=1e-5, verbose=0)
+        self.assertEqual(optimizer.lr, 0.1)
+        other.fit(X, y, epochs=1, optimizer=other_optimizer, lr=1e-5, verbose=0)
+        net.fit(X, y, epochs=1, optimizer=optimizer, verbose=0)
+        other.fit(X, y, epochs=1, optimizer=other_optimizer, lr=0.1, verbose=0)
+        assert_same_params(self, net, other)
+
+    def test_the_schedule_sees_the_middle_of_each_step_when_batches_do_not_divide_the_rows(self):
+        # kills 80 (steps per epoch rounded down): 25 rows in batches of 10 are 3 steps an epoch
+        rng = np.random.default_rng(3)
+        X, y = rng.standard_normal((25, 2)), rng.integers(0, 3, 25)
+        seen = []
+        mlp.Network([2, 4, 3], seed=0).fit(X, y, epochs=2, batch_size=10, optimizer="sgd", lr=1e-9,
+                                          schedule=lambda progress: seen.append(progress) or 1.0, verbose=0)
+        self.assertEqual(seen, [(i + 0.5) / 6 for i in range(6)])
+
     def test_a_one_step_run_trains_under_every_schedule(self):
         # One batch, one epoch: a schedule read at the start of the step gave onecycle's 0.
         X, y = spiral(10)
@@ -908,6 +998,7 @@ class Training(unittest.TestCase):
         hidden = np.maximum(np.maximum(X @ W1 + b1, 0) @ W2 + b2, 0)
         np.testing.assert_allclose(first, mlp.softmax(hidden @ W3 + b3), rtol=1e-5, atol=1e-7)
         np.testing.assert_array_equal(net.feedforward(X)[1][-1], first)
+        np.testing.assert_array_equal(net.predict(X), first.argmax(axis=1))
         self.assertEqual(net.evaluate(X, y), net.evaluate(X, y))
 
     def test_each_epoch_visits_every_training_row_once_in_a_new_order(self):
@@ -1027,6 +1118,9 @@ class Transaction(unittest.TestCase):
 
     def setUp(self):
         self.X, self.y = spiral(40)  # 120 rows: 8 batches of 16 an epoch
+        # Python's own handler, for the tests that send SIGINT: a run started in the background
+        # from a script inherits SIGINT ignored.
+        self.addCleanup(signal.signal, signal.SIGINT, signal.signal(signal.SIGINT, signal.default_int_handler))
 
     def interrupted(self, make_optimizer, raise_at, exception=KeyboardInterrupt, **kwargs):
         """Train 3 epochs, raising exception (or sending SIGINT) in the augment's call number
@@ -2478,8 +2572,11 @@ class CommandLine(unittest.TestCase):
 
     def script(self, *argv):
         """python mlp.py on the fake data, as a process: stdout and stderr are pipes."""
+        # SIGINT's default action restored in the child: a run started in the background from a
+        # script inherits SIGINT ignored, and Python then leaves it ignored.
         return subprocess.Popen([sys.executable, mlp.__file__, "--data-dir", self.data, "--no-download", *argv],
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))  # noqa: PLW1509 (no threads here)
 
     def assert_one_error_line(self, err, *words):
         self.assertRegex(err, r"^[^\n]+\n$")
