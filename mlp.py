@@ -376,7 +376,7 @@ class MLP:
             # layer's inputs, so that z keeps its variance from layer to layer; Glorot's suits
             # activations symmetric about 0. What counts is the activation that feeds the layer;
             # the first layer, fed by the data, takes the spread its own activation wants.
-            feeding = (self.hidden + [output])[max(l - 1, 0)]
+            feeding = self.hidden[max(l - 1, 0)] if self.hidden else output
             n_in, n_out = W.shape
             std = math.sqrt(2 / n_in) if feeding in RELU_FAMILY else math.sqrt(2 / (n_in + n_out))
             W[...] = self.rng.standard_normal(W.shape) * std  # biases start at 0
@@ -664,8 +664,7 @@ class Network(MLP):
         if not isinstance(names, (list, tuple)) or len(names) != len(sizes) - 2:
             kind = ValueError if isinstance(names, (list, tuple)) else TypeError
             raise kind(f"hidden must be an activation name or a list of {len(sizes) - 2}; got {hidden!r}")
-        for name in names:
-            _check("activation", name, "hidden")
+        names = [_check("activation", name, "hidden") for name in names]
         if output == "softmax" and sizes[-1] < 2:
             raise ValueError("a softmax output needs 2 units or more; for one yes/no unit use 'sigmoid'")
         if loss not in (None, "mse") and output not in NATURAL_LOSS:
@@ -735,12 +734,12 @@ class Network(MLP):
         changes nothing, not even the random state.
         """
         x, Y = self._data(X, y)
-        optimizer = self._optimizer(optimizer)
-        lr = optimizer.lr if lr is None else lr
-        factor = SCHEDULES[schedule] if isinstance(schedule, str) else schedule or (lambda _: 1.0)
         train, validation = self._split(x, Y, validation_data, validation_split)
         if early_stopping and validation is None:
             raise ValueError("early_stopping needs validation_data or a validation_split to watch")
+        optimizer = self._optimizer(optimizer)  # checked, then bound to this network: the last check
+        lr = optimizer.lr if lr is None else lr
+        factor = SCHEDULES[schedule] if isinstance(schedule, str) else schedule or (lambda _: 1.0)
         steps = math.ceil(len(train) / batch_size)
 
         def rate(step: int) -> float:
@@ -757,8 +756,8 @@ class Network(MLP):
                 scores = self._epoch(x, Y, order, batch_size, optimizer, rate, (epoch - 1) * steps, l2, dropout,
                                      augment)
                 if not (math.isfinite(scores["loss"]) and _finite(self.params)):
-                    raise FloatingPointError(f"training diverged in epoch {epoch}: the loss or the weights "
-                                             f"overflowed; try a smaller learning rate than {lr:g}")
+                    raise FloatingPointError(f"training diverged in epoch {epoch}: the loss or the weights overflowed; "
+                                             f"try a smaller learning rate than {lr:g}, or scale the data")
                 if validation:
                     val_scores = self._score(self._output(validation[0], "X_val"), validation[1]).items()
                     scores.update({"val_" + name: value for name, value in val_scores})
@@ -780,13 +779,14 @@ class Network(MLP):
     @contextlib.contextmanager
     def _whole(self, optimizer: Optimizer):
         """A block that is all or nothing: whatever escapes it (Ctrl-C, a divergence, an
-        exception from a caller's augment, schedule or print) finds the weights, and the
-        optimizer's state, as they were when it began."""
-        saved = self.params.copy(), optimizer.t, [s.copy() for s in optimizer.state]
+        exception from a caller's augment, schedule or print) finds the weights, the optimizer's
+        state, the history and the random state as they were when it began."""
+        saved = (self.params.copy(), optimizer.t, [s.copy() for s in optimizer.state], self.history,
+                 self.rng.bit_generator.state)
         try:
             yield
-        except BaseException:
-            self.params[...], optimizer.t, optimizer.state = saved
+        except BaseException:  # even a Ctrl-C as the block ends, when the history is already written
+            self.params[...], optimizer.t, optimizer.state, self.history, self.rng.bit_generator.state = saved
             raise
 
     def _optimizer(self, optimizer: str | Optimizer) -> Optimizer:
@@ -868,8 +868,8 @@ class Network(MLP):
         takes; an output that is not finite is a ValueError that names X."""
         a = np.concatenate([super(Network, self)._output(X[i:i + chunk]) for i in range(0, len(X), chunk)])
         if not _finite(a):
-            reason = f"its values, up to {np.abs(X).max():.3g}, overflow {self.dtype.name}" if _finite(self.params) else ""
-            raise ValueError(f"the network's output for {name} is not finite: {reason or 'the weights are not'}")
+            sizes = f"inputs up to {np.abs(X).max():.3g} and weights up to {np.abs(self.params).max():.3g}"
+            raise ValueError(f"the network's output for {name} is not finite in {self.dtype.name}: {sizes}")
         return a
 
     def _score(self, a: np.ndarray, Y: np.ndarray) -> dict[str, float]:
@@ -1047,7 +1047,7 @@ def _write(path: str | os.PathLike, write: Callable | None, same_kind: Callable[
             os.chmod(temporary, stat.S_IMODE(info.st_mode))
         os.replace(temporary, path)
     except OSError as e:
-        if e.filename == temporary:  # name the file meant, not the temporary
+        if e.filename in (temporary, None):  # name the file meant, not the temporary (or nothing: a full disk)
             raise type(e)(f"cannot write {path}: {e.strerror}") from None
         raise
     finally:
@@ -1169,7 +1169,7 @@ def load_mnist(dataset: str = "mnist", *, data_dir: str | os.PathLike | None = N
         arrays = [_read_idx(path, name, dataset, source) if path else _download(name, folder, dataset)
                   for name, path in paths.items()]
     except BaseException:
-        if made and not os.listdir(folder):  # a failed download leaves no empty folder behind
+        if made and os.path.isdir(folder) and not os.listdir(folder):  # no empty folder left behind
             os.rmdir(folder)
         raise
     if len(arrays[0]) != len(arrays[1]) or len(arrays[2]) != len(arrays[3]):

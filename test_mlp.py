@@ -1201,6 +1201,31 @@ class Transaction(unittest.TestCase):
                 assert_same_params(self, net, done)
                 assert_same_state(self, optimizer, done_optimizer)
 
+    def test_a_ctrl_c_as_an_epoch_ends_takes_its_history_back_with_its_weights(self):
+        # Ctrl-C as the epoch's block ends, when the history already holds the epoch: Python
+        # raises it where the rollback catches it, and history and weights must still agree.
+        net, optimizer = replay(0)
+        sent = []
+
+        def tracer(frame, event, arg):
+            # the block of epoch 2 resumed at its yield, the history already holding 2 epochs
+            if frame.f_code.co_name == "_whole" and event == "call" and len(net.history.get("time", [])) == 2 \
+                    and not sent:
+                sent.append(1)
+                signal.raise_signal(signal.SIGINT)
+
+        sys.settrace(tracer)
+        try:
+            with self.assertRaises(KeyboardInterrupt):
+                net.fit(self.X, self.y, epochs=3, batch_size=16, optimizer=optimizer, verbose=0)
+        finally:
+            sys.settrace(None)
+        done, done_optimizer = replay(1, mlp.Adam, self.X, self.y)
+        self.assertEqual(len(net.history["time"]), 1)
+        assert_same_params(self, net, done)
+        assert_same_state(self, optimizer, done_optimizer)
+        self.assertEqual(net.rng.bit_generator.state, done.rng.bit_generator.state)
+
     def test_a_print_that_fails_leaves_whole_weights(self):
         class ClosedPipe(io.StringIO):
             def write(self, text):
@@ -1320,6 +1345,14 @@ class Transaction(unittest.TestCase):
             assert_same_params(self, net, before)
             self.assertEqual(net.rng.bit_generator.state, state)
             self.assertEqual(optimizer.t, t)
+        fresh = mlp.Adam()  # refused for another argument, it is not bound to this network
+        with self.assertRaises(ValueError):
+            net.fit(self.X, self.y, epochs=1, optimizer=fresh, early_stopping=2, verbose=0)
+        mlp.Network([2, 8, 3], seed=1).fit(self.X, self.y, epochs=1, optimizer=fresh, verbose=0)
+        # an augment that fails in the first batch leaves the random state as it was
+        with self.assertRaises(ValueError):
+            net.fit(self.X, self.y, epochs=1, augment=lambda x_batch, rng: x_batch[1:], verbose=0)
+        self.assertEqual(net.rng.bit_generator.state, state)
 
 
 class Errors(unittest.TestCase):
@@ -1435,7 +1468,7 @@ class Errors(unittest.TestCase):
             for call in (net.predict, net.predict_proba, lambda X: net.evaluate(X, [0] * 5),
                          lambda X: net.loss(X, [0] * 5)):
                 with self.subTest(X=X[0, 0], call=call), np.errstate(all="raise"), warnings.catch_warnings(), \
-                        self.assertRaisesRegex(ValueError, r"output for X is not finite: its values, up to 3e\+38"):
+                        self.assertRaisesRegex(ValueError, r"output for X is not finite in float32: inputs up to 3e\+38"):
                     warnings.simplefilter("error")
                     call(X)
 
