@@ -1094,6 +1094,19 @@ class Training(unittest.TestCase):
         wrong = 1 - net.predict(X)
         self.assertEqual(net.evaluate(X, wrong)["accuracy"], 0.0)
 
+    def test_labels_of_many_classes_make_one_hot_rows_without_a_k_by_k_matrix(self):
+        # np.eye(k)[y] took 244 MiB for 4 rows at k = 8,000; the one-hot rows need 4 x k.
+        net = mlp.Network([3, 8000], seed=0)
+        X, y = np.zeros((4, 3)), np.array([0, 1, 7998, 7999])
+        tracemalloc.start()
+        try:
+            _, Y = net._data(X, y)
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+        np.testing.assert_array_equal(Y.argmax(axis=1), y)
+        self.assertLess(peak, 2_000_000)  # 4 x 8,000 float32 is 128 kB
+
     def test_the_parameters_are_plain_arrays_changed_in_place(self):
         net = mlp.Network([2, 3, 2], seed=0, dtype="float64")
         X = np.ones((1, 2))
@@ -2757,6 +2770,21 @@ class CommandLine(unittest.TestCase):
         err = err.decode()
         self.assertNotIn("Traceback", err)
         self.assertNotRegex(err, r"(?i)\berror\b")
+
+    def test_a_file_name_the_terminal_cannot_show_is_saved_and_reported(self):
+        # A name that is not valid UTF-8 (arriving as surrogate escapes) must not end the run
+        # after saving with an encoding error, before the PNG and the accuracy.
+        model = os.path.join(self.folder, os.fsdecode(b"model-\xff.npz"))
+        png = os.path.join(self.folder, os.fsdecode(b"weights-\xff.png"))
+        with mock.patch.dict(os.environ, {"PYTHONIOENCODING": "utf-8:strict"}), \
+                self.script("--epochs", "1", "--hidden", "4", "--save", model, "--weights-png", png) as process:
+            out, err = finish(process, timeout=60)
+        self.assertEqual(process.returncode, 0, err)
+        self.assertNotIn(b"Traceback", err)
+        self.assertNotIn(b"mlp.py: error", err)  # (the fake data's warnings aside)
+        self.assertRegex(out.decode(errors="replace").splitlines()[-1], r"^test accuracy: \d+\.\d\d%$")
+        self.assertIsInstance(mlp.Network.load(model), mlp.Network)
+        self.assertTrue(read(png).startswith(mlp.PNG_SIGNATURE))
 
 
 if __name__ == "__main__":
