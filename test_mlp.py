@@ -1748,6 +1748,13 @@ class Server:
         self.httpd.server_close()
 
 
+def temporary_folder(test):
+    """A new folder, removed when the test ends."""
+    folder = tempfile.TemporaryDirectory()
+    test.addCleanup(folder.cleanup)
+    return folder.name
+
+
 def finish(process, timeout=30):
     """process.communicate(), killing the process (ours) if it outlives timeout."""
     try:
@@ -1764,9 +1771,7 @@ class Saving(unittest.TestCase):
     """Network.save, and the writing it rests on, mlp._write."""
 
     def setUp(self):
-        folder = tempfile.TemporaryDirectory()
-        self.addCleanup(folder.cleanup)
-        self.folder = folder.name
+        self.folder = temporary_folder(self)
         self.path = os.path.join(self.folder, "model.npz")
         self.net = mlp.Network([4, 5, 3], seed=0)
 
@@ -1946,9 +1951,7 @@ class Loading(unittest.TestCase):
     """Network.load, and mlp._arrays, which reads a model file."""
 
     def setUp(self):
-        folder = tempfile.TemporaryDirectory()
-        self.addCleanup(folder.cleanup)
-        self.folder = folder.name
+        self.folder = temporary_folder(self)
         self.path = os.path.join(self.folder, "model.npz")
         self.net = mlp.Network([4, 5, 3], seed=0)
         self.net.save(self.path)
@@ -2190,9 +2193,7 @@ class LoaderTestCase(unittest.TestCase):
     also the working directory (where a relative path would land)."""
 
     def setUp(self):
-        folder = tempfile.TemporaryDirectory()
-        self.addCleanup(folder.cleanup)
-        self.folder = folder.name
+        self.folder = temporary_folder(self)
         cwd = os.getcwd()
         os.chdir(self.folder)
         self.addCleanup(os.chdir, cwd)
@@ -2597,9 +2598,7 @@ class RealFiles(unittest.TestCase):
 class CommandLine(unittest.TestCase):
 
     def setUp(self):
-        folder = tempfile.TemporaryDirectory()
-        self.addCleanup(folder.cleanup)
-        self.folder = folder.name
+        self.folder = temporary_folder(self)
         self.data = os.path.join(self.folder, "data")
         payloads, self.arrays = fake_mnist(60, 20)
         os.makedirs(self.data)
